@@ -1,0 +1,244 @@
+#include <capnp/schema.h>
+#include <capnp/serialize.h>
+#include <fcntl.h>
+#include <kj/exception.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "nettrail/recording.h"
+
+namespace nettrail {
+namespace {
+
+constexpr size_t kMagicFrameBytes = 8 + sizeof(kFileMagic) + 4;
+
+// Limits for decoding untrusted chunks: generous for real batches (a batch is a
+// few MB), small enough that a forged pointer cannot make us walk gigabytes.
+capnp::ReaderOptions readerOptions() {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = kMaxChunkBytes / sizeof(capnp::word);
+  options.nestingLimit = 64;
+  return options;
+}
+
+struct DecodedFrame {
+  std::vector<capnp::word> words;
+  size_t compressed_size = 0;
+};
+
+// Decodes the zstd frame at `offset`. On failure returns a message and sets
+// `torn` when the file simply ends inside the frame.
+Result<DecodedFrame> decodeFrame(const uint8_t* data, size_t size, size_t offset, bool* torn) {
+  *torn = false;
+  const uint8_t* frame = data + offset;
+  const size_t available = size - offset;
+  size_t compressed = ZSTD_findFrameCompressedSize(frame, available);
+  if (ZSTD_isError(compressed)) {
+    // Distinguish "the bytes stop here" from "these bytes are not a frame".
+    unsigned long long declared = ZSTD_getFrameContentSize(frame, available);
+    if (available < 18 || declared != ZSTD_CONTENTSIZE_ERROR) *torn = true;
+    return Status::error("frame at byte ", offset, ": ", ZSTD_getErrorName(compressed));
+  }
+  unsigned long long content = ZSTD_getFrameContentSize(frame, compressed);
+  if (content == ZSTD_CONTENTSIZE_UNKNOWN || content == ZSTD_CONTENTSIZE_ERROR)
+    return Status::error("frame at byte ", offset, ": no content size (not written by nettrail-record)");
+  if (content > kMaxChunkBytes || content % sizeof(capnp::word) != 0 || content == 0)
+    return Status::error("frame at byte ", offset, ": implausible chunk size ", content);
+  DecodedFrame out;
+  out.compressed_size = compressed;
+  out.words.resize(content / sizeof(capnp::word));
+  size_t n = ZSTD_decompress(out.words.data(), content, frame, compressed);
+  if (ZSTD_isError(n)) return Status::error("frame at byte ", offset, ": ", ZSTD_getErrorName(n));
+  if (n != content) return Status::error("frame at byte ", offset, ": short decompression");
+  return out;
+}
+
+uint32_t knownBatchMembers() {
+  static const uint32_t count = capnp::Schema::from<Batch>().getUnionFields().size();
+  return count;
+}
+
+bool isSkippable(const uint8_t* p, size_t available) {
+  if (available < 8) return false;
+  uint32_t magic;
+  std::memcpy(&magic, p, 4);
+  return (magic & 0xFFFFFFF0u) == 0x184D2A50u;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RecordingReader>> RecordingReader::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::error("open ", path, ": ", errnoText(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::error("stat ", path, ": ", errnoText(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::error(path, ": not a regular file");
+  }
+  std::unique_ptr<RecordingReader> reader(new RecordingReader());
+  reader->name_ = path;
+  reader->size_ = static_cast<size_t>(st.st_size);
+  if (reader->size_ > 0) {
+    void* map = mmap(nullptr, reader->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      int err = errno;
+      ::close(fd);
+      return Status::error("mmap ", path, ": ", errnoText(err));
+    }
+    reader->mapping_ = map;
+    reader->data_ = static_cast<const uint8_t*>(map);
+  }
+  ::close(fd);
+  NT_RETURN_IF_ERROR(reader->parseHeader());
+  return reader;
+}
+
+Result<std::unique_ptr<RecordingReader>> RecordingReader::fromBytes(std::string bytes,
+                                                                    const std::string& name) {
+  std::unique_ptr<RecordingReader> reader(new RecordingReader());
+  reader->name_ = name;
+  reader->owned_bytes_ = std::move(bytes);
+  reader->data_ = reinterpret_cast<const uint8_t*>(reader->owned_bytes_.data());
+  reader->size_ = reader->owned_bytes_.size();
+  NT_RETURN_IF_ERROR(reader->parseHeader());
+  return reader;
+}
+
+RecordingReader::~RecordingReader() {
+  header_message_.reset();
+  if (mapping_) munmap(mapping_, size_);
+}
+
+Status RecordingReader::parseHeader() {
+  report_.file_bytes = size_;
+  if (size_ == 0) return Status::error(name_, ": empty file, not a nettrail recording");
+  uint32_t magic = 0;
+  if (size_ >= 4) std::memcpy(&magic, data_, 4);
+  if (size_ < kMagicFrameBytes || magic != kSkippableMagic ||
+      std::memcmp(data_ + 8, kFileMagic, sizeof(kFileMagic)) != 0)
+    return Status::error(name_, ": not a nettrail recording (no NETTRAIL magic at the start)");
+  uint32_t version = 0;
+  std::memcpy(&version, data_ + 8 + sizeof(kFileMagic), 4);
+  if (version != kFormatVersion)
+    return Status::error(name_, ": recording format version ", version, ", this nettrail reads version ",
+                         kFormatVersion, version > kFormatVersion ? "; upgrade nettrail" : "");
+  uint32_t skip_len = 0;
+  std::memcpy(&skip_len, data_ + 4, 4);
+  size_t offset = 8 + static_cast<size_t>(skip_len);
+  if (offset > size_) return Status::error(name_, ": truncated inside the file magic");
+  bool torn = false;
+  auto frame = decodeFrame(data_, size_, offset, &torn);
+  if (!frame.isOk())
+    return Status::error(name_, ": header unreadable: ", frame.status().message(),
+                         torn ? " (file cut off before the header was complete)" : "");
+  header_words_ = std::move(frame->words);
+  try {
+    header_message_ = std::make_unique<capnp::FlatArrayMessageReader>(
+        kj::ArrayPtr<const capnp::word>(header_words_.data(), header_words_.size()), readerOptions());
+    Chunk::Reader chunk = header_message_->getRoot<Chunk>();
+    if (chunk.which() != Chunk::HEADER || chunk.getSeq() != 0)
+      return Status::error(name_, ": first chunk is not a header");
+    Header::Reader header = chunk.getHeader();
+    if (header.getFormatVersion() != kFormatVersion)
+      return Status::error(name_, ": header says format version ", header.getFormatVersion());
+    header.getHostName();  // touch text fields so corruption surfaces here
+    header.getKernelRelease();
+  } catch (const kj::Exception& e) {
+    return Status::error(name_, ": header does not decode: ", e.getDescription().cStr());
+  }
+  data_start_ = offset + frame->compressed_size;
+  report_.frames_read = 1;
+  report_.bytes_used = data_start_;
+  return Status::ok();
+}
+
+Header::Reader RecordingReader::header() const {
+  return header_message_->getRoot<Chunk>().getHeader();
+}
+
+Status RecordingReader::forEachChunk(const std::function<Status(Chunk::Reader)>& visit) {
+  report_ = ReadReport{};
+  report_.file_bytes = size_;
+  report_.frames_read = 1;
+  report_.bytes_used = data_start_;
+  size_t offset = data_start_;
+  uint64_t expected_seq = 1;
+  while (offset < size_) {
+    if (isSkippable(data_ + offset, size_ - offset)) {  // reserved for future use: skip
+      uint32_t len;
+      std::memcpy(&len, data_ + offset + 4, 4);
+      if (offset + 8 + len > size_) {
+        report_.truncated = true;
+        report_.problems.push_back("file ends inside a skippable frame at byte " + std::to_string(offset));
+        break;
+      }
+      offset += 8 + len;
+      report_.bytes_used = offset;
+      continue;
+    }
+    bool torn = false;
+    auto frame = decodeFrame(data_, size_, offset, &torn);
+    if (!frame.isOk()) {
+      if (torn) {
+        report_.truncated = true;
+        report_.problems.push_back("file cut off inside the frame at byte " + std::to_string(offset) +
+                                   "; the last " + std::to_string(size_ - offset) +
+                                   " bytes were not readable");
+      } else {
+        report_.corrupt = true;
+        report_.problems.push_back("corrupt data: " + frame.status().message() + "; " +
+                                   std::to_string(size_ - offset) + " bytes from there on not read");
+      }
+      break;
+    }
+    Status visit_status;
+    bool decoded = true;
+    std::string decode_error;
+    try {
+      capnp::FlatArrayMessageReader message(
+          kj::ArrayPtr<const capnp::word>(frame->words.data(), frame->words.size()), readerOptions());
+      Chunk::Reader chunk = message.getRoot<Chunk>();
+      uint64_t seq = chunk.getSeq();
+      if (seq > expected_seq) {
+        report_.missing_chunks += seq - expected_seq;
+        report_.problems.push_back(std::to_string(seq - expected_seq) + " chunk(s) missing before byte " +
+                                   std::to_string(offset));
+      }
+      expected_seq = seq + 1;
+      if (chunk.which() == Chunk::TRAILER) report_.has_trailer = true;
+      if (chunk.which() == Chunk::BATCH &&
+          static_cast<uint32_t>(chunk.getBatch().which()) >= knownBatchMembers())
+        ++report_.unknown_batches;
+      visit_status = visit(chunk);
+    } catch (const kj::Exception& e) {
+      decoded = false;
+      decode_error = e.getDescription().cStr();
+    }
+    if (!decoded) {
+      report_.corrupt = true;
+      report_.problems.push_back("chunk at byte " + std::to_string(offset) +
+                                 " does not decode: " + decode_error);
+      break;
+    }
+    offset += frame->compressed_size;
+    report_.bytes_used = offset;
+    ++report_.frames_read;
+    if (!visit_status.isOk()) return visit_status;
+  }
+  if (!report_.has_trailer && !report_.truncated && !report_.corrupt)
+    report_.problems.push_back("no trailer: the recorder did not close this file cleanly "
+                               "(killed, crashed or still running); all whole frames were read");
+  return Status::ok();
+}
+
+}  // namespace nettrail
