@@ -11,7 +11,9 @@ struct DropBatch {
 }
 
 struct DropEvents {
-  # CLOCK_BOOTTIME ns. timeDelta[i] = time[i] - time[i-1]; time[-1] = baseTimeNs.
+  # CLOCK_BOOTTIME ns. timeDelta[i] = time[i] - time[i-1] modulo 2^64, time[-1] =
+  # baseTimeNs: events are in ring order, which can step back a little across
+  # CPUs, so add deltas with unsigned wrap-around.
   baseTimeNs @0 :UInt64;
   timeDelta @1 :List(UInt64);
   cpu @2 :List(UInt16);

@@ -1,0 +1,503 @@
+// Drop family, recorder side: options and filters -> rodata, attach plan for
+// skb:kfree_skb, ring records -> columnar DropEvents, summary map snapshots.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+
+#include <cstring>
+#include <unordered_map>
+
+#include "drop.skel.h"
+#include "nettrail/drop_event.h"
+#include "probe.h"
+
+namespace nettrail::drop {
+namespace {
+
+constexpr size_t kBatchEvents = 65536;
+constexpr uint64_t kFlushIntervalNs = 1'000'000'000ull;
+
+// Functions whose kfree_skb calls are ordinary frees on kernels that predate
+// drop reasons (the seed tool's "normal patterns").
+const char* const kNormalFreeFunctions[] = {"skb_release_data", "sk_stream_kill_queues", "icmp_rcv",
+                                            "tcp_recvmsg", "tcp_recvmsg_locked"};
+
+struct Columns {
+  uint64_t base_time = 0;
+  uint64_t last_time = 0;
+  std::vector<uint64_t> time_delta, location, eth_src, eth_dst, src_hi, src_lo, dst_hi, dst_lo;
+  std::vector<uint32_t> tid, stack_id, netns, ifindex, length, tcp_seq;
+  std::vector<uint16_t> cpu, reason, eth_type, vlan_id, src_port, dst_port, ip_id, icmp_id, icmp_seq, arp_op;
+  std::vector<uint8_t> l4_proto, ttl, tcp_flags, icmp_type, icmp_code, l3_kind;
+
+  size_t size() const { return time_delta.size(); }
+  void clear() {
+    time_delta.clear(); location.clear(); eth_src.clear(); eth_dst.clear(); src_hi.clear(); src_lo.clear();
+    dst_hi.clear(); dst_lo.clear(); tid.clear(); stack_id.clear(); netns.clear(); ifindex.clear();
+    length.clear(); tcp_seq.clear(); cpu.clear(); reason.clear(); eth_type.clear(); vlan_id.clear();
+    src_port.clear(); dst_port.clear(); ip_id.clear(); icmp_id.clear(); icmp_seq.clear(); arp_op.clear();
+    l4_proto.clear(); ttl.clear(); tcp_flags.clear(); icmp_type.clear(); icmp_code.clear(); l3_kind.clear();
+  }
+};
+
+uint64_t macToU64(const uint8_t mac[6]) {
+  uint64_t v = 0;
+  for (int i = 0; i < 6; ++i) v = (v << 8) | mac[i];
+  return v;
+}
+
+uint64_t be64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+template <typename T, typename L>
+void fill(L list, const std::vector<T>& values) {
+  for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
+}
+
+// IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), IPv6 as is.
+bool parseIp(const std::string& text, uint8_t out[16]) {
+  in_addr v4;
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    std::memset(out, 0, 10);
+    out[10] = out[11] = 0xff;
+    std::memcpy(out + 12, &v4, 4);
+    return true;
+  }
+  in6_addr v6;
+  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+    std::memcpy(out, &v6, 16);
+    return true;
+  }
+  return false;
+}
+
+class DropProbe : public ProbeFamily {
+ public:
+  ~DropProbe() override { destroyObject(); }
+
+  void declareOptions(OptionSet& o) override {
+    const std::string g = "drop";
+    o.add({"mode", 0, "MODE", "summary (in-kernel counts), details (one record per drop) or both", "both", g});
+    o.add({"interval", 'i', "SECONDS", "summary snapshot interval", "1s", g});
+    o.add({"src-ip", 0, "IP", "only drops with this source address (IPv4 or IPv6)", "", g});
+    o.add({"dst-ip", 0, "IP", "only drops with this destination address", "", g});
+    o.add({"src-port", 0, "PORT", "only TCP/UDP drops with this source port", "", g});
+    o.add({"dst-port", 0, "PORT", "only TCP/UDP drops with this destination port", "", g});
+    o.add({"l4-protocol", 0, "PROTO", "tcp, udp, icmp, icmpv6 or all", "all", g});
+    o.add({"type", 0, "TYPE", "EtherType: arp, rarp, ipv4, ipv6, lldp or all", "all", g});
+    o.add({"interface", 'n', "NAME", "only drops whose skb->dev has this name (any netns)", "", g});
+    o.add({"vlan-id", 0, "ID", "only drops tagged with this 802.1Q VLAN id (0-4095)", "", g});
+    o.add({"netns", 0, "INODE", "only drops in this network namespace (inode from ls -L /proc/PID/ns/net)", "", g});
+    o.add({"no-stack-trace", 0, "", "do not capture kernel stacks (cheaper)", "", g});
+    o.add({"disable-normal-filter", 0, "", "also record ordinary frees (SKB_CONSUMED and normal-path callers)", "", g});
+    o.add({"summary-keys", 0, "N", "capacity of the in-kernel summary map", "16384", g});
+    o.add({"ring-size", 0, "BYTES", "ring buffer size for details records (power of two)", "16M", g});
+  }
+
+  Status configure(const ParsedOptions& options, ProbeSetup& setup) override {
+    setup_ = &setup;
+    std::string mode = options.get("mode");
+    if (mode != "summary" && mode != "details" && mode != "both")
+      return Status::error("--mode: expected summary, details or both, got '", mode, "'");
+    cfg_.details = mode != "summary";
+    cfg_.summary = mode != "details";
+    NT_ASSIGN_OR_RETURN(double interval, options.getSeconds("interval"));
+    if (interval < 0.1) return Status::error("--interval: must be at least 100ms");
+    interval_ns_ = static_cast<uint64_t>(interval * 1e9);
+    cfg_.stacks = !options.flag("no-stack-trace");
+    cfg_.normal_filter = !options.flag("disable-normal-filter");
+    for (const char* which : {"src-ip", "dst-ip"}) {
+      if (!options.given(which)) continue;
+      uint8_t* out = std::string(which) == "src-ip" ? cfg_.src_ip : cfg_.dst_ip;
+      if (!parseIp(options.get(which), out))
+        return Status::error("--", which, ": '", options.get(which), "' is not an IPv4 or IPv6 address");
+      (std::string(which) == "src-ip" ? cfg_.has_src_ip : cfg_.has_dst_ip) = true;
+    }
+    if (options.given("src-port")) {
+      NT_ASSIGN_OR_RETURN(uint64_t port, options.getUint("src-port", 65535));
+      cfg_.src_port = static_cast<uint16_t>(port);
+    }
+    if (options.given("dst-port")) {
+      NT_ASSIGN_OR_RETURN(uint64_t port, options.getUint("dst-port", 65535));
+      cfg_.dst_port = static_cast<uint16_t>(port);
+    }
+    const std::string l4 = options.get("l4-protocol");
+    if (l4 == "tcp") cfg_.l4_proto = 6;
+    else if (l4 == "udp") cfg_.l4_proto = 17;
+    else if (l4 == "icmp") cfg_.l4_proto = 1;
+    else if (l4 == "icmpv6") cfg_.l4_proto = 58;
+    else if (l4 != "all") return Status::error("--l4-protocol: expected tcp, udp, icmp, icmpv6 or all, got '", l4, "'");
+    const std::string type = options.get("type");
+    if (type == "arp") cfg_.eth_type = 0x0806;
+    else if (type == "rarp") cfg_.eth_type = 0x8035;
+    else if (type == "ipv4") cfg_.eth_type = 0x0800;
+    else if (type == "ipv6") cfg_.eth_type = 0x86DD;
+    else if (type == "lldp") cfg_.eth_type = 0x88CC;
+    else if (type != "all") return Status::error("--type: expected arp, rarp, ipv4, ipv6, lldp or all, got '", type, "'");
+    if (options.given("interface")) {
+      std::string name = options.get("interface");
+      if (name.empty() || name.size() >= NT_IFNAMSIZ)
+        return Status::error("--interface: '", name, "' is not a valid interface name (1-15 bytes)");
+      cfg_.has_ifname = true;
+      std::memset(cfg_.ifname, 0, sizeof(cfg_.ifname));
+      std::memcpy(cfg_.ifname, name.data(), name.size());
+    }
+    if (options.given("vlan-id")) {
+      NT_ASSIGN_OR_RETURN(uint64_t vlan, options.getUint("vlan-id", 4095));
+      cfg_.vlan_id = static_cast<uint16_t>(vlan);
+    }
+    if (options.given("netns")) {
+      NT_ASSIGN_OR_RETURN(uint64_t netns, options.getUint("netns", UINT32_MAX));
+      cfg_.netns = static_cast<uint32_t>(netns);
+    }
+    NT_ASSIGN_OR_RETURN(uint64_t keys, options.getUint("summary-keys", 1u << 24));
+    if (keys < 16) return Status::error("--summary-keys: at least 16");
+    summary_keys_ = static_cast<uint32_t>(keys);
+    NT_ASSIGN_OR_RETURN(uint64_t ring, options.getBytes("ring-size"));
+    if (ring < 4096 || (ring & (ring - 1)) != 0 || ring > (1ull << 30))
+      return Status::error("--ring-size: must be a power of two between 4K and 1G, got ", ring);
+    ring_bytes_ = static_cast<uint32_t>(ring);
+
+    // Reason names and SKB_CONSUMED come from this kernel's BTF: values differ
+    // between kernels, so never hard-code them.
+    if (setup.vmlinux_btf) {
+      int id = btf__find_by_name_kind(setup.vmlinux_btf, "skb_drop_reason", BTF_KIND_ENUM);
+      if (id > 0) {
+        const struct btf_type* t = btf__type_by_id(setup.vmlinux_btf, id);
+        const struct btf_enum* e = btf_enum(t);
+        for (int i = 0; i < btf_vlen(t); ++i) {
+          std::string name = btf__name_by_offset(setup.vmlinux_btf, e[i].name_off);
+          setup.enums.push_back({"skb_drop_reason", e[i].val, name});
+          if (name == "SKB_CONSUMED") cfg_.consumed_reason = static_cast<uint32_t>(e[i].val);
+        }
+      } else {
+        setup.warnings.push_back("this kernel has no enum skb_drop_reason (before 5.17): reasons will read 0");
+      }
+    }
+    if (setup.kallsyms && cfg_.normal_filter) {
+      for (const char* fn : kNormalFreeFunctions) {
+        const KernelSymbolEntry* symbol = setup.kallsyms->byName(fn);
+        if (!symbol || cfg_.normal_ranges >= NT_DROP_MAX_NORMAL_RANGES) continue;
+        cfg_.normal_start[cfg_.normal_ranges] = symbol->address;
+        cfg_.normal_end[cfg_.normal_ranges] = symbol->address + symbol->size;
+        ++cfg_.normal_ranges;
+      }
+    }
+    for (const auto& [key, value] : options.values()) setup.options.push_back({key, value});
+    setup.options.push_back({"mode", mode});
+    setup.options.push_back({"interval_ms", std::to_string(interval_ns_ / 1'000'000)});
+    setup.options.push_back({"stacks", cfg_.stacks ? "on" : "off"});
+    setup.options.push_back({"normal_filter", cfg_.normal_filter ? "on" : "off"});
+    return Status::ok();
+  }
+
+  std::vector<AttachHook> attachPlan() const override {
+    return {{"kfree_skb",
+             {{"tp_btf", "kfree_skb_btf", "kfree_skb"},
+              {"raw_tp", "kfree_skb_raw", "kfree_skb"},
+              {"tracepoint", "kfree_skb_tp", "skb:kfree_skb"}}}};
+  }
+
+  Result<bpf_object*> openObject() override {
+    destroyObject();
+    skel_ = drop_bpf__open();
+    if (!skel_) return Status::error("open BPF object: ", errnoText(errno));
+    auto* ro = skel_->rodata;
+    ro->cfg_details = cfg_.details;
+    ro->cfg_summary = cfg_.summary;
+    ro->cfg_stacks = cfg_.stacks;
+    ro->cfg_normal_filter = cfg_.normal_filter;
+    ro->cfg_wakeup_bytes = ring_bytes_ / 8;
+    ro->cfg_has_src_ip = cfg_.has_src_ip;
+    ro->cfg_has_dst_ip = cfg_.has_dst_ip;
+    std::memcpy(const_cast<uint8_t*>(ro->cfg_src_ip), cfg_.src_ip, 16);
+    std::memcpy(const_cast<uint8_t*>(ro->cfg_dst_ip), cfg_.dst_ip, 16);
+    ro->cfg_src_port = cfg_.src_port;
+    ro->cfg_dst_port = cfg_.dst_port;
+    ro->cfg_l4_proto = cfg_.l4_proto;
+    ro->cfg_eth_type = cfg_.eth_type;
+    ro->cfg_vlan_id = cfg_.vlan_id;
+    ro->cfg_has_ifname = cfg_.has_ifname;
+    std::memcpy(const_cast<char*>(ro->cfg_ifname), cfg_.ifname, sizeof(cfg_.ifname));
+    ro->cfg_netns = cfg_.netns;
+    ro->cfg_consumed_reason = cfg_.consumed_reason;
+    ro->cfg_normal_ranges = cfg_.normal_ranges;
+    for (uint32_t i = 0; i < NT_DROP_MAX_NORMAL_RANGES; ++i) {
+      ro->cfg_normal_start[i] = cfg_.normal_start[i];
+      ro->cfg_normal_end[i] = cfg_.normal_end[i];
+    }
+    bpf_map__set_max_entries(skel_->maps.drop_events, ring_bytes_);
+    bpf_map__set_max_entries(skel_->maps.drop_summary, summary_keys_);
+    return skel_->obj;
+  }
+
+  void destroyObject() override {
+    if (skel_) drop_bpf__destroy(skel_);
+    skel_ = nullptr;
+  }
+
+  Status started(RecordingSink& sink) override {
+    sink_ = &sink;
+    stacks_fd_ = bpf_map__fd(skel_->maps.drop_stacks);
+    devices_fd_ = bpf_map__fd(skel_->maps.drop_devices);
+    summary_fd_ = bpf_map__fd(skel_->maps.drop_summary);
+    counters_fd_ = bpf_map__fd(skel_->maps.drop_counters);
+    cpus_ = libbpf_num_possible_cpus();
+    last_flush_ns_ = last_snapshot_ns_ = 0;
+    return Status::ok();
+  }
+
+  std::vector<RingSpec> rings() override {
+    if (!cfg_.details) return {};
+    return {{bpf_map__fd(skel_->maps.drop_events), &DropProbe::onRecord, this}};
+  }
+
+  Status tick(RecordingSink& sink, uint64_t now, bool final) override {
+    if (last_flush_ns_ == 0) last_flush_ns_ = last_snapshot_ns_ = now;
+    if (!status_.isOk()) return status_;
+    if (columns_.size() > 0 && (final || now - last_flush_ns_ >= kFlushIntervalNs)) {
+      NT_RETURN_IF_ERROR(flushEvents());
+      last_flush_ns_ = now;
+    }
+    if (cfg_.summary && (final || now - last_snapshot_ns_ >= interval_ns_)) {
+      NT_RETURN_IF_ERROR(snapshotSummary(sink, now));
+      last_snapshot_ns_ = now;
+    }
+    return Status::ok();
+  }
+
+  std::vector<CounterValue> counters() override {
+    static const struct {
+      const char* name;
+      bool loss;
+    } kNames[NT_DROP_COUNTER_MAX] = {
+        {"kfree_skb_seen", false},   {"normal_free_skipped", false}, {"filtered_out", false},
+        {"ring_reserve_failed", true}, {"stack_missing", false},     {"summary_map_full", true},
+        {"summary_counted", false},
+    };
+    std::vector<CounterValue> out;
+    if (counters_fd_ < 0 || cpus_ <= 0) return out;
+    std::vector<uint64_t> values(static_cast<size_t>(cpus_));
+    for (uint32_t slot = 0; slot < NT_DROP_COUNTER_MAX; ++slot) {
+      if (bpf_map_lookup_elem(counters_fd_, &slot, values.data()) != 0) continue;
+      uint64_t total = 0;
+      for (int cpu = 0; cpu < cpus_; ++cpu) {
+        total += values[cpu];
+        if (kNames[slot].loss && values[cpu] > 0)
+          out.push_back({kNames[slot].name, cpu, values[cpu], true});
+      }
+      out.push_back({kNames[slot].name, -1, total, kNames[slot].loss});
+    }
+    out.push_back({"details_recorded", -1, events_, false});
+    out.push_back({"details_truncated_records", -1, malformed_, true});
+    return out;
+  }
+
+  uint64_t eventsRecorded() const override { return events_; }
+
+ private:
+  static int onRecord(void* ctx, void* data, size_t size) {
+    static_cast<DropProbe*>(ctx)->decode(data, size);
+    return 0;
+  }
+
+  void decode(const void* data, size_t size) {
+    if (size < sizeof(nt_drop_event)) {
+      ++malformed_;
+      return;
+    }
+    const auto* e = static_cast<const nt_drop_event*>(data);
+    Columns& c = columns_;
+    if (c.size() == 0) c.base_time = c.last_time = e->ts_ns;
+    // Ring order is reservation order, so times can step back a little across
+    // CPUs: deltas are modulo 2^64 and the reader's wrapping sum is exact.
+    c.time_delta.push_back(e->ts_ns - c.last_time);
+    c.last_time = e->ts_ns;
+    c.cpu.push_back(e->cpu);
+    c.tid.push_back(e->tid);
+    c.reason.push_back(e->reason);
+    c.location.push_back(e->location);
+    c.stack_id.push_back(noteStack(e->stack_id));
+    c.netns.push_back(e->netns);
+    c.ifindex.push_back(e->ifindex);
+    c.length.push_back(e->len);
+    const nt_packet& p = e->pkt;
+    c.eth_src.push_back(macToU64(p.eth_src));
+    c.eth_dst.push_back(macToU64(p.eth_dst));
+    c.eth_type.push_back(p.eth_type);
+    c.vlan_id.push_back(p.vlan_id);
+    c.src_hi.push_back(be64(p.saddr));
+    c.src_lo.push_back(be64(p.saddr + 8));
+    c.dst_hi.push_back(be64(p.daddr));
+    c.dst_lo.push_back(be64(p.daddr + 8));
+    c.l4_proto.push_back(p.l4_proto);
+    c.src_port.push_back(p.sport);
+    c.dst_port.push_back(p.dport);
+    c.ttl.push_back(p.ttl);
+    c.ip_id.push_back(p.ip_id);
+    c.tcp_seq.push_back(p.tcp_seq);
+    c.tcp_flags.push_back(p.tcp_flags);
+    c.icmp_type.push_back(p.icmp_type);
+    c.icmp_code.push_back(p.icmp_code);
+    c.icmp_id.push_back(p.icmp_id);
+    c.icmp_seq.push_back(p.icmp_seq);
+    c.arp_op.push_back(p.arp_op);
+    c.l3_kind.push_back(p.l3_kind);
+    sink_->noteProcess(e->tid, e->pid, e->comm, sizeof(e->comm));
+    noteDevice(e->netns, e->ifindex);
+    if (e->location != last_location_) {
+      last_location_ = e->location;
+      sink_->noteKernelAddress(e->location);
+    }
+    ++events_;
+    if (c.size() >= kBatchEvents && status_.isOk()) status_ = flushEvents();
+  }
+
+  // Kernel stack map id -> recording stack id (kernel id + 1; 0 = none).
+  uint32_t noteStack(int32_t kernel_id) {
+    if (kernel_id < 0) return 0;
+    uint32_t id = static_cast<uint32_t>(kernel_id) + 1;
+    if (!sink_->knowsStack(id)) {
+      uint64_t frames[NT_MAX_STACK_DEPTH] = {};
+      uint32_t key = static_cast<uint32_t>(kernel_id);
+      if (bpf_map_lookup_elem(stacks_fd_, &key, frames) != 0) return 0;
+      size_t depth = 0;
+      while (depth < NT_MAX_STACK_DEPTH && frames[depth]) ++depth;
+      sink_->noteKernelStack(id, frames, depth);
+    }
+    return id;
+  }
+
+  void noteDevice(uint32_t netns, uint32_t ifindex) {
+    if (ifindex == 0 || sink_->knowsInterface(netns, ifindex)) return;
+    nt_device_key key = {netns, ifindex};
+    nt_device_name name = {};
+    if (bpf_map_lookup_elem(devices_fd_, &key, &name) != 0) return;
+    sink_->noteInterface(netns, ifindex, std::string(name.name, strnlen(name.name, sizeof(name.name))));
+  }
+
+  Status flushEvents() {
+    Columns& c = columns_;
+    const unsigned n = static_cast<unsigned>(c.size());
+    if (n == 0) return Status::ok();
+    capnp::MallocMessageBuilder message(n * 16 + 1024);
+    auto ev = message.initRoot<Chunk>().initBatch().initDrop().initEvents();
+    ev.setBaseTimeNs(c.base_time);
+    fill(ev.initTimeDelta(n), c.time_delta);
+    fill(ev.initCpu(n), c.cpu);
+    fill(ev.initTid(n), c.tid);
+    fill(ev.initReason(n), c.reason);
+    fill(ev.initLocation(n), c.location);
+    fill(ev.initStackId(n), c.stack_id);
+    fill(ev.initNetns(n), c.netns);
+    fill(ev.initIfindex(n), c.ifindex);
+    fill(ev.initLength(n), c.length);
+    fill(ev.initEthSrc(n), c.eth_src);
+    fill(ev.initEthDst(n), c.eth_dst);
+    fill(ev.initEthType(n), c.eth_type);
+    fill(ev.initVlanId(n), c.vlan_id);
+    fill(ev.initSrcHi(n), c.src_hi);
+    fill(ev.initSrcLo(n), c.src_lo);
+    fill(ev.initDstHi(n), c.dst_hi);
+    fill(ev.initDstLo(n), c.dst_lo);
+    fill(ev.initL4Proto(n), c.l4_proto);
+    fill(ev.initSrcPort(n), c.src_port);
+    fill(ev.initDstPort(n), c.dst_port);
+    fill(ev.initTtl(n), c.ttl);
+    fill(ev.initIpId(n), c.ip_id);
+    fill(ev.initTcpSeq(n), c.tcp_seq);
+    fill(ev.initTcpFlags(n), c.tcp_flags);
+    fill(ev.initIcmpType(n), c.icmp_type);
+    fill(ev.initIcmpCode(n), c.icmp_code);
+    fill(ev.initIcmpId(n), c.icmp_id);
+    fill(ev.initIcmpSeq(n), c.icmp_seq);
+    fill(ev.initArpOp(n), c.arp_op);
+    fill(ev.initL3Kind(n), c.l3_kind);
+    c.clear();
+    return sink_->writeBatch(message);
+  }
+
+  Status snapshotSummary(RecordingSink& sink, uint64_t now) {
+    struct Entry {
+      nt_drop_key key;
+      uint64_t count;
+    };
+    std::vector<Entry> entries;
+    std::vector<uint64_t> values(static_cast<size_t>(cpus_));
+    nt_drop_key key{}, next{};
+    bool first = true;
+    while (bpf_map_get_next_key(summary_fd_, first ? nullptr : &key, &next) == 0) {
+      first = false;
+      key = next;
+      if (bpf_map_lookup_elem(summary_fd_, &key, values.data()) != 0) continue;
+      uint64_t total = 0;
+      for (uint64_t v : values) total += v;
+      entries.push_back({key, total});
+    }
+    uint64_t counted = 0;
+    {
+      uint32_t slot = NT_DROP_SUMMARY_TOTAL;
+      if (bpf_map_lookup_elem(counters_fd_, &slot, values.data()) == 0)
+        for (uint64_t v : values) counted += v;
+    }
+    capnp::MallocMessageBuilder message;
+    auto summary = message.initRoot<Chunk>().initBatch().initDrop().initSummary();
+    summary.setTimeNs(now);
+    summary.setIntervalIndex(interval_index_++);
+    summary.setTotalDrops(counted);
+    auto list = summary.initEntries(static_cast<unsigned>(entries.size()));
+    for (unsigned i = 0; i < entries.size(); ++i) {
+      const nt_drop_key& k = entries[i].key;
+      auto out = list[i];
+      out.setStackId(noteStack(k.stack_id));
+      out.setReason(k.reason);
+      out.setNetns(k.netns);
+      out.setIfindex(k.ifindex);
+      out.setL3Kind(k.l3_kind);
+      out.setL4Proto(k.l4_proto);
+      out.setSrcHi(be64(k.saddr));
+      out.setSrcLo(be64(k.saddr + 8));
+      out.setDstHi(be64(k.daddr));
+      out.setDstLo(be64(k.daddr + 8));
+      out.setSrcPort(k.sport);
+      out.setDstPort(k.dport);
+      out.setLocation(k.location);
+      out.setCount(entries[i].count);
+      noteDevice(k.netns, k.ifindex);
+      sink.noteKernelAddress(k.location);
+    }
+    return sink.writeBatch(message);
+  }
+
+  struct Config {
+    bool details = true, summary = true, stacks = true, normal_filter = true;
+    bool has_src_ip = false, has_dst_ip = false, has_ifname = false;
+    uint8_t src_ip[16] = {}, dst_ip[16] = {};
+    uint16_t src_port = 0, dst_port = 0, eth_type = 0, vlan_id = NT_VLAN_NONE;
+    uint8_t l4_proto = 0;
+    char ifname[NT_IFNAMSIZ] = {};
+    uint32_t netns = 0, consumed_reason = 0xffffffff, normal_ranges = 0;
+    uint64_t normal_start[NT_DROP_MAX_NORMAL_RANGES] = {}, normal_end[NT_DROP_MAX_NORMAL_RANGES] = {};
+  } cfg_;
+  ProbeSetup* setup_ = nullptr;
+  uint64_t interval_ns_ = 1'000'000'000ull;
+  uint32_t summary_keys_ = 16384;
+  uint32_t ring_bytes_ = 16u << 20;
+  drop_bpf* skel_ = nullptr;
+  RecordingSink* sink_ = nullptr;
+  int stacks_fd_ = -1, devices_fd_ = -1, summary_fd_ = -1, counters_fd_ = -1, cpus_ = 0;
+  Columns columns_;
+  uint64_t events_ = 0, malformed_ = 0, last_location_ = 0;
+  uint64_t last_flush_ns_ = 0, last_snapshot_ns_ = 0;
+  uint32_t interval_index_ = 0;
+  Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<ProbeFamily> makeProbe() { return std::make_unique<DropProbe>(); }
+
+}  // namespace nettrail::drop

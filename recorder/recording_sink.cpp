@@ -1,0 +1,211 @@
+#include "recording_sink.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "snapshot/host.h"
+
+namespace nettrail {
+
+RecordingSink::RecordingSink(std::string base_path, RotationPolicy policy, int zstd_level,
+                             const Kallsyms* kallsyms)
+    : base_path_(std::move(base_path)), policy_(policy), zstd_level_(zstd_level), kallsyms_(kallsyms) {}
+
+RecordingSink::~RecordingSink() = default;
+
+std::string RecordingSink::segmentPath(uint32_t segment) const {
+  if (segment == 0) return base_path_;
+  // host.ntr -> host.1.ntr; names without the extension just get .N
+  std::string path = base_path_;
+  size_t dot = path.rfind('.');
+  size_t slash = path.rfind('/');
+  std::string suffix = "." + std::to_string(segment);
+  if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) return path.insert(dot, suffix);
+  return path + suffix;
+}
+
+Status RecordingSink::open(HeaderFiller header_filler) {
+  header_filler_ = std::move(header_filler);
+  return startSegment();
+}
+
+Status RecordingSink::startSegment() {
+  RecordingWriter::Options options;
+  options.zstd_level = zstd_level_;
+  std::string path = segmentPath(segment_);
+  NT_ASSIGN_OR_RETURN(writer_, RecordingWriter::create(path, options));
+  files_.push_back(path);
+  if (policy_.max_files > 0) {
+    while (files_.size() > policy_.max_files) {
+      ::unlink(files_.front().c_str());
+      files_.erase(files_.begin());
+    }
+  }
+  segment_start_ns_ = boottimeNs();
+  {
+    capnp::MallocMessageBuilder message;
+    header_filler_(message.initRoot<Chunk>().initHeader(), segment_);
+    NT_RETURN_IF_ERROR(writer_->write(message));
+  }
+  {
+    ClockSample clocks = sampleClocks();
+    capnp::MallocMessageBuilder message;
+    auto anchor = message.initRoot<Chunk>().initClockAnchor();
+    anchor.setBoottimeNs(clocks.boottime_ns);
+    anchor.setRealtimeNs(clocks.realtime_ns);
+    anchor.setMonotonicNs(clocks.monotonic_ns);
+    NT_RETURN_IF_ERROR(writer_->write(message));
+  }
+  // A new segment repeats every table entry so it can be read alone.
+  pending_processes_.clear();
+  pending_interfaces_.clear();
+  pending_stacks_.clear();
+  pending_symbols_.clear();
+  for (const auto& [tid, info] : processes_) pending_processes_.push_back(tid);
+  for (const auto& [key, name] : interfaces_) pending_interfaces_.push_back(key);
+  for (const auto& [id, info] : stacks_) pending_stacks_.push_back(id);
+  for (size_t index : symbols_) pending_symbols_.push_back(index);
+  return Status::ok();
+}
+
+void RecordingSink::noteProcess(uint32_t tid, uint32_t pid, const char* comm, size_t comm_len) {
+  size_t len = strnlen(comm, comm_len);
+  auto it = processes_.find(tid);
+  if (it != processes_.end() && it->second.comm.size() == len &&
+      std::memcmp(it->second.comm.data(), comm, len) == 0)
+    return;
+  processes_[tid] = ProcessInfo{pid, std::string(comm, len)};
+  pending_processes_.push_back(tid);
+}
+
+void RecordingSink::noteInterface(uint32_t netns, uint32_t ifindex, const std::string& name) {
+  uint64_t key = interfaceKey(netns, ifindex);
+  auto it = interfaces_.find(key);
+  if (it != interfaces_.end() && it->second == name) return;
+  interfaces_[key] = name;
+  pending_interfaces_.push_back(key);
+}
+
+void RecordingSink::noteKernelAddress(uint64_t address) {
+  if (!kallsyms_) return;
+  const KernelSymbolEntry* symbol = kallsyms_->find(address);
+  if (!symbol) return;
+  size_t index = kallsyms_->indexOf(symbol);
+  if (symbols_.insert(index).second) pending_symbols_.push_back(index);
+}
+
+void RecordingSink::noteKernelStack(uint32_t stack_id, const uint64_t* frames, size_t depth) {
+  StackInfo info;
+  info.frames.assign(frames, frames + depth);
+  for (size_t i = 0; i < depth; ++i) noteKernelAddress(frames[i]);
+  stacks_[stack_id] = std::move(info);
+  pending_stacks_.push_back(stack_id);
+}
+
+Status RecordingSink::flushTables() {
+  if (!pending_symbols_.empty()) {
+    capnp::MallocMessageBuilder message;
+    auto list = message.initRoot<Chunk>().initKernelSymbols(static_cast<unsigned>(pending_symbols_.size()));
+    unsigned i = 0;
+    for (size_t index : pending_symbols_) {
+      const KernelSymbolEntry& symbol = kallsyms_->at(index);
+      list[i].setAddress(symbol.address);
+      list[i].setSize(symbol.size);
+      list[i].setName(symbol.name);
+      list[i].setModule(symbol.module);
+      ++i;
+    }
+    NT_RETURN_IF_ERROR(writer_->write(message));
+    pending_symbols_.clear();
+  }
+  if (!pending_stacks_.empty()) {
+    capnp::MallocMessageBuilder message;
+    auto list = message.initRoot<Chunk>().initStacks(static_cast<unsigned>(pending_stacks_.size()));
+    unsigned i = 0;
+    for (uint32_t id : pending_stacks_) {
+      const StackInfo& info = stacks_.at(id);
+      list[i].setId(id);
+      list[i].setKernel(true);
+      auto frames = list[i].initFrames(static_cast<unsigned>(info.frames.size()));
+      for (unsigned f = 0; f < info.frames.size(); ++f) frames.set(f, info.frames[f]);
+      ++i;
+    }
+    NT_RETURN_IF_ERROR(writer_->write(message));
+    pending_stacks_.clear();
+  }
+  if (!pending_interfaces_.empty()) {
+    capnp::MallocMessageBuilder message;
+    auto list = message.initRoot<Chunk>().initInterfaces(static_cast<unsigned>(pending_interfaces_.size()));
+    unsigned i = 0;
+    for (uint64_t key : pending_interfaces_) {
+      list[i].setNetns(static_cast<uint32_t>(key >> 32));
+      list[i].setIfindex(static_cast<uint32_t>(key));
+      list[i].setName(interfaces_.at(key));
+      ++i;
+    }
+    NT_RETURN_IF_ERROR(writer_->write(message));
+    pending_interfaces_.clear();
+  }
+  if (!pending_processes_.empty()) {
+    capnp::MallocMessageBuilder message;
+    auto list = message.initRoot<Chunk>().initProcesses(static_cast<unsigned>(pending_processes_.size()));
+    unsigned i = 0;
+    for (uint32_t tid : pending_processes_) {
+      const ProcessInfo& info = processes_.at(tid);
+      list[i].setTid(tid);
+      list[i].setPid(info.pid);
+      list[i].setComm(info.comm);
+      ++i;
+    }
+    NT_RETURN_IF_ERROR(writer_->write(message));
+    pending_processes_.clear();
+  }
+  return Status::ok();
+}
+
+Status RecordingSink::writeBatch(capnp::MallocMessageBuilder& message) {
+  if (!writer_) return Status::error("recording is not open");
+  NT_RETURN_IF_ERROR(flushTables());
+  NT_RETURN_IF_ERROR(writer_->write(message));
+  return maybeRotate();
+}
+
+Status RecordingSink::writeChunk(capnp::MallocMessageBuilder& message) {
+  if (!writer_) return Status::error("recording is not open");
+  return writer_->write(message);
+}
+
+Status RecordingSink::maybeRotate() {
+  bool by_size = policy_.max_bytes > 0 && writer_->bytesWritten() >= policy_.max_bytes;
+  bool by_time = policy_.max_seconds > 0 &&
+                 static_cast<double>(boottimeNs() - segment_start_ns_) / 1e9 >= policy_.max_seconds;
+  if (!by_size && !by_time) return Status::ok();
+  NT_RETURN_IF_ERROR(close(by_size ? "rotation (size)" : "rotation (time)"));
+  ++segment_;
+  return startSegment();
+}
+
+Status RecordingSink::close(const std::string& reason) {
+  if (!writer_) return Status::ok();
+  Status status = flushTables();
+  if (status.isOk()) {
+    ClockSample clocks = sampleClocks();
+    capnp::MallocMessageBuilder message;
+    auto trailer = message.initRoot<Chunk>().initTrailer();
+    trailer.setEndRealtimeNs(clocks.realtime_ns);
+    trailer.setEndBoottimeNs(clocks.boottime_ns);
+    trailer.setDataChunks(writer_->chunksWritten());
+    trailer.setReason(reason);
+    if (reason.rfind("rotation", 0) == 0) trailer.setNextSegment(segmentPath(segment_ + 1));
+    status = writer_->write(message);
+  }
+  Status close_status = writer_->close();
+  bytes_total_ += writer_->bytesWritten();
+  raw_total_ += writer_->uncompressedBytes();
+  writer_.reset();
+  return status.isOk() ? close_status : status;
+}
+
+}  // namespace nettrail

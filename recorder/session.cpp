@@ -1,0 +1,418 @@
+#include "session.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+#include "snapshot/host.h"
+
+namespace nettrail {
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+bool g_verbose = false;
+
+int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG && !g_verbose) return 0;
+  if (level == LIBBPF_INFO && !g_verbose) return 0;
+  if (level == LIBBPF_WARN && !g_verbose) return 0;  // failures come back as Status with context
+  std::fputs("libbpf: ", stderr);
+  return std::vfprintf(stderr, format, args);
+}
+
+bool hasCapability(int cap) {
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  return (data[cap / 32].effective & (1u << (cap % 32))) != 0;
+}
+
+bool pathExists(const char* path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+std::string randomId() {
+  std::random_device rd;
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+  return buf;
+}
+
+}  // namespace
+
+Status checkPrivilegesAndKernel() {
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+  bool privileged = geteuid() == 0 || (hasCapability(CAP_BPF) && hasCapability(CAP_PERFMON));
+  if (!privileged)
+    return Status::error("loading BPF programs needs root or CAP_BPF+CAP_PERFMON; run with sudo, or grant "
+                         "them: setcap cap_bpf,cap_perfmon+ep nettrail-record");
+  if (!pathExists("/sys/kernel/btf/vmlinux"))
+    return Status::error("this kernel has no BTF (/sys/kernel/btf/vmlinux missing): nettrail-record's CO-RE "
+                         "programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+  // Classic tracepoints need tracefs; mount it where distributions expect it.
+  if (!pathExists("/sys/kernel/tracing/events") && !pathExists("/sys/kernel/debug/tracing/events")) {
+    if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0 && g_verbose)
+      std::fprintf(stderr, "nettrail-record: could not mount tracefs on /sys/kernel/tracing: %s\n",
+                   errnoText(errno).c_str());
+  }
+  // Not needed on kernels with memcg accounting of BPF memory (5.11+); harmless to try.
+  struct rlimit unlimited = {RLIM_INFINITY, RLIM_INFINITY};
+  (void)setrlimit(RLIMIT_MEMLOCK, &unlimited);
+  return Status::ok();
+}
+
+Result<std::vector<AttachChoice>> attachFamily(ProbeFamily& family, const std::string& force_strategy,
+                                               std::vector<bpf_link*>* links) {
+  std::vector<AttachHook> plan = family.attachPlan();
+  std::vector<AttachChoice> choices;
+  std::vector<const AttachCandidate*> chosen;
+  for (const AttachHook& hook : plan) {
+    AttachChoice choice;
+    choice.hook = hook.hook;
+    std::string notes;
+    const AttachCandidate* picked = nullptr;
+    for (const AttachCandidate& candidate : hook.candidates) {
+      if (!force_strategy.empty() && candidate.strategy != force_strategy) {
+        notes += candidate.strategy + ": skipped (--attach-strategy " + force_strategy + "); ";
+        continue;
+      }
+      NT_ASSIGN_OR_RETURN(bpf_object * object, family.openObject());
+      bpf_program* program = nullptr;
+      bpf_program* p = nullptr;
+      bpf_object__for_each_program(p, object) {
+        bool wanted = candidate.program == bpf_program__name(p);
+        bpf_program__set_autoload(p, wanted);
+        if (wanted) program = p;
+      }
+      if (!program) {
+        family.destroyObject();
+        return Status::error("internal: attach plan names program ", candidate.program, " that the object lacks");
+      }
+      int err = bpf_object__load(object);
+      if (err) {
+        notes += candidate.strategy + " " + candidate.target + ": load failed: " + errnoText(err) + "; ";
+        family.destroyObject();
+        continue;
+      }
+      bpf_link* link = bpf_program__attach(program);
+      if (!link) {
+        notes += candidate.strategy + " " + candidate.target + ": attach failed: " + errnoText(errno) + "; ";
+        family.destroyObject();
+        continue;
+      }
+      bpf_link__destroy(link);
+      family.destroyObject();
+      picked = &candidate;
+      break;
+    }
+    if (!picked) {
+      if (!notes.empty() && notes.size() >= 2) notes.resize(notes.size() - 2);
+      return Status::error("no way to attach ", hook.hook, " on this kernel: ", notes);
+    }
+    choice.strategy = picked->strategy;
+    choice.target = picked->target;
+    choice.attached = true;
+    if (!notes.empty()) notes.resize(notes.size() - 2);
+    choice.note = notes;
+    choices.push_back(choice);
+    chosen.push_back(picked);
+  }
+  // Final load with exactly the chosen programs.
+  NT_ASSIGN_OR_RETURN(bpf_object * object, family.openObject());
+  bpf_program* p = nullptr;
+  bpf_object__for_each_program(p, object) {
+    bool wanted = std::any_of(chosen.begin(), chosen.end(),
+                              [&](const AttachCandidate* c) { return c->program == bpf_program__name(p); });
+    bpf_program__set_autoload(p, wanted);
+  }
+  int err = bpf_object__load(object);
+  if (err) return Status::error("load BPF object: ", errnoText(err));
+  for (const AttachCandidate* candidate : chosen) {
+    bpf_program* program = bpf_object__find_program_by_name(object, candidate->program.c_str());
+    bpf_link* link = bpf_program__attach(program);
+    if (!link) return Status::error("attach ", candidate->strategy, " ", candidate->target, ": ", errnoText(errno));
+    if (links) links->push_back(link);
+    else bpf_link__destroy(link);
+  }
+  return choices;
+}
+
+Result<std::vector<std::pair<std::string, AttachChoice>>> probeAttachPlans(
+    const std::vector<ProbeEntry>& registry, const std::vector<std::string>& families,
+    const ParsedOptions& options, const std::string& force_strategy) {
+  libbpf_set_print(libbpfPrint);
+  std::vector<std::pair<std::string, AttachChoice>> out;
+  auto kallsyms = Kallsyms::load();
+  for (const ProbeEntry& entry : registry) {
+    if (std::find(families.begin(), families.end(), entry.name) == families.end()) continue;
+    std::unique_ptr<ProbeFamily> family = entry.make();
+    ProbeSetup setup;
+    setup.kallsyms = kallsyms.isOk() ? &*kallsyms : nullptr;
+    NT_RETURN_IF_ERROR(family->configure(options, setup).context(entry.name));
+    auto choices = attachFamily(*family, force_strategy, nullptr);
+    family->destroyObject();
+    if (!choices.isOk()) {
+      AttachChoice failed;
+      failed.hook = "*";
+      failed.note = choices.status().message();
+      out.push_back({entry.name, failed});
+      continue;
+    }
+    for (const AttachChoice& c : *choices) out.push_back({entry.name, c});
+  }
+  return out;
+}
+
+struct Session::Family {
+  std::string name;
+  std::unique_ptr<ProbeFamily> probe;
+  ProbeSetup setup;
+  std::vector<AttachChoice> choices;
+  std::vector<bpf_link*> links;
+  ~Family() {
+    for (bpf_link* link : links) bpf_link__destroy(link);
+    if (probe) probe->destroyObject();
+  }
+};
+
+Session::Session(const std::vector<ProbeEntry>& registry, SessionOptions options)
+    : registry_(registry), options_(std::move(options)) {}
+
+Session::~Session() = default;
+
+void Session::requestStop(int signal_number) { g_stop_signal.store(signal_number); }
+
+Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
+  g_verbose = options_.verbose;
+  libbpf_set_print(libbpfPrint);
+  NT_RETURN_IF_ERROR(checkPrivilegesAndKernel());
+
+  auto kallsyms_result = Kallsyms::load();
+  if (!kallsyms_result.isOk())
+    return Status::error("kernel symbols are needed to symbolize stacks elsewhere: ",
+                         kallsyms_result.status().message());
+  Kallsyms kallsyms = std::move(*kallsyms_result);
+  struct btf* vmlinux_btf = btf__load_vmlinux_btf();
+  if (!vmlinux_btf) return Status::error("read kernel BTF: ", errnoText(errno));
+  struct BtfOwner {
+    struct btf* btf;
+    ~BtfOwner() { btf__free(btf); }
+  } btf_owner{vmlinux_btf};
+
+  for (const std::string& name : options_.families) {
+    auto it = std::find_if(registry_.begin(), registry_.end(), [&](const ProbeEntry& e) { return e.name == name; });
+    NT_CHECK(it != registry_.end());
+    auto family = std::make_unique<Family>();
+    family->name = name;
+    family->probe = it->make();
+    family->setup.kallsyms = &kallsyms;
+    family->setup.vmlinux_btf = vmlinux_btf;
+    NT_RETURN_IF_ERROR(family->probe->configure(parsed, family->setup).context(name));
+    for (const std::string& warning : family->setup.warnings)
+      std::fprintf(stderr, "nettrail-record: %s: %s\n", name.c_str(), warning.c_str());
+    auto choices = attachFamily(*family->probe, options_.force_strategy, &family->links);
+    if (!choices.isOk()) return choices.status().context(name);
+    family->choices = std::move(*choices);
+    families_.push_back(std::move(family));
+  }
+
+  HostFacts host = readHostFacts();
+  const std::string recording_id = randomId();
+  const ClockSample start = sampleClocks();
+  RecordingSink sink(options_.output, options_.rotation, options_.zstd_level, &kallsyms);
+  auto fill_header = [&](Header::Builder header, uint32_t segment) {
+    header.setFormatVersion(kFormatVersion);
+    header.setRecorderVersion(NT_VERSION);
+    header.setHostName(host.host_name);
+    header.setKernelRelease(host.kernel_release);
+    header.setKernelVersion(host.kernel_version);
+    header.setMachine(host.machine);
+    header.setBootId(host.boot_id);
+    header.setCpuCount(host.cpu_count);
+    auto argv = header.initCommandLine(static_cast<unsigned>(options_.command_line.size()));
+    for (unsigned i = 0; i < options_.command_line.size(); ++i) argv.set(i, options_.command_line[i]);
+    header.setStartRealtimeNs(start.realtime_ns);
+    header.setStartBoottimeNs(start.boottime_ns);
+    auto facts = header.initKernelFacts(static_cast<unsigned>(host.kernel_facts.size()));
+    for (unsigned i = 0; i < host.kernel_facts.size(); ++i) {
+      facts[i].setKey(host.kernel_facts[i].first);
+      facts[i].setValue(host.kernel_facts[i].second);
+    }
+    auto probes = header.initProbes(static_cast<unsigned>(families_.size()));
+    for (unsigned f = 0; f < families_.size(); ++f) {
+      const Family& family = *families_[f];
+      probes[f].setFamily(family.name);
+      auto opts = probes[f].initOptions(static_cast<unsigned>(family.setup.options.size()));
+      for (unsigned i = 0; i < family.setup.options.size(); ++i) {
+        opts[i].setKey(family.setup.options[i].first);
+        opts[i].setValue(family.setup.options[i].second);
+      }
+      auto attach = probes[f].initAttachments(static_cast<unsigned>(family.choices.size()));
+      for (unsigned i = 0; i < family.choices.size(); ++i) {
+        attach[i].setHook(family.choices[i].hook);
+        attach[i].setStrategy(family.choices[i].strategy);
+        attach[i].setTarget(family.choices[i].target);
+        attach[i].setAttached(family.choices[i].attached);
+        attach[i].setNote(family.choices[i].note);
+      }
+      auto enums = probes[f].initEnums(static_cast<unsigned>(family.setup.enums.size()));
+      for (unsigned i = 0; i < family.setup.enums.size(); ++i) {
+        enums[i].setEnumName(family.setup.enums[i].enum_name);
+        enums[i].setValue(family.setup.enums[i].value);
+        enums[i].setName(family.setup.enums[i].name);
+      }
+    }
+    header.setSegment(segment);
+    header.setRecordingId(recording_id);
+  };
+  NT_RETURN_IF_ERROR(sink.open(fill_header));
+
+  struct RingOwner {
+    ring_buffer* rb = nullptr;
+    ~RingOwner() { if (rb) ring_buffer__free(rb); }
+  } ring;
+  for (auto& family : families_) {
+    NT_RETURN_IF_ERROR(family->probe->started(sink).context(family->name));
+    for (const RingSpec& spec : family->probe->rings()) {
+      if (!ring.rb) {
+        ring.rb = ring_buffer__new(spec.map_fd, spec.callback, spec.ctx, nullptr);
+        if (!ring.rb) return Status::error(family->name, ": ring buffer setup: ", errnoText(errno));
+      } else if (ring_buffer__add(ring.rb, spec.map_fd, spec.callback, spec.ctx) != 0) {
+        return Status::error(family->name, ": ring buffer setup: ", errnoText(errno));
+      }
+    }
+  }
+
+  if (!options_.quiet) {
+    std::fprintf(stderr, "nettrail-record: recording to %s", options_.output.c_str());
+    if (options_.duration_seconds > 0) std::fprintf(stderr, " for %.1f s", options_.duration_seconds);
+    std::fprintf(stderr, " (Ctrl-C to stop)\n");
+    for (auto& family : families_)
+      for (const AttachChoice& c : family->choices)
+        std::fprintf(stderr, "nettrail-record: %s: %s via %s %s\n", family->name.c_str(), c.hook.c_str(),
+                     c.strategy.c_str(), c.target.c_str());
+  }
+
+  struct rusage usage_start;
+  getrusage(RUSAGE_SELF, &usage_start);
+  const uint64_t start_ns = boottimeNs();
+  const uint64_t end_ns =
+      options_.duration_seconds > 0 ? start_ns + static_cast<uint64_t>(options_.duration_seconds * 1e9) : 0;
+  uint64_t last_tick = start_ns, last_anchor = start_ns, last_stats = start_ns;
+  std::string stop_reason = "duration";
+
+  auto write_stats = [&](uint64_t now) -> Status {
+    capnp::MallocMessageBuilder message;
+    auto stats = message.initRoot<Chunk>().initStats();
+    stats.setTimeBoottimeNs(now);
+    std::vector<std::pair<std::string, CounterValue>> all;
+    for (auto& family : families_)
+      for (const CounterValue& c : family->probe->counters()) all.push_back({family->name, c});
+    auto counters = stats.initCounters(static_cast<unsigned>(all.size()));
+    for (unsigned i = 0; i < all.size(); ++i) {
+      counters[i].setFamily(all[i].first);
+      counters[i].setName(all[i].second.name);
+      counters[i].setCpu(all[i].second.cpu);
+      counters[i].setValue(all[i].second.value);
+      counters[i].setDataLoss(all[i].second.data_loss);
+    }
+    return sink.writeChunk(message);
+  };
+
+  Status loop_status;
+  while (true) {
+    int stop = g_stop_signal.load();
+    if (stop) {
+      stop_reason = std::string("signal ") + sigabbrev_np(stop);
+      break;
+    }
+    int n = ring.rb ? ring_buffer__poll(ring.rb, 100) : (usleep(100000), 0);
+    if (n < 0 && n != -EINTR) {
+      loop_status = Status::error("ring buffer poll: ", errnoText(n));
+      break;
+    }
+    uint64_t now = boottimeNs();
+    if (end_ns && now >= end_ns) break;
+    if (now - last_tick >= 100'000'000ull) {
+      last_tick = now;
+      for (auto& family : families_) {
+        loop_status = family->probe->tick(sink, now, false).context(family->name);
+        if (!loop_status.isOk()) break;
+      }
+      if (!loop_status.isOk()) break;
+    }
+    if (now - last_stats >= 1'000'000'000ull) {
+      last_stats = now;
+      loop_status = write_stats(now);
+      if (!loop_status.isOk()) break;
+    }
+    if (now - last_anchor >= 10'000'000'000ull) {
+      last_anchor = now;
+      ClockSample clocks = sampleClocks();
+      capnp::MallocMessageBuilder message;
+      auto anchor = message.initRoot<Chunk>().initClockAnchor();
+      anchor.setBoottimeNs(clocks.boottime_ns);
+      anchor.setRealtimeNs(clocks.realtime_ns);
+      anchor.setMonotonicNs(clocks.monotonic_ns);
+      loop_status = sink.writeChunk(message);
+      if (!loop_status.isOk()) break;
+    }
+  }
+  // Detach first so the final drain sees everything that was ever submitted.
+  for (auto& family : families_) {
+    for (bpf_link* link : family->links) bpf_link__destroy(link);
+    family->links.clear();
+  }
+  if (ring.rb) ring_buffer__consume(ring.rb);
+  uint64_t now = boottimeNs();
+  Status final_status = loop_status;
+  for (auto& family : families_) {
+    Status s = family->probe->tick(sink, now, true).context(family->name);
+    if (final_status.isOk()) final_status = s;
+  }
+  if (final_status.isOk()) final_status = write_stats(now);
+  if (!loop_status.isOk()) stop_reason = "error: " + loop_status.message();
+  Status close_status = sink.close(stop_reason);
+  if (final_status.isOk()) final_status = close_status;
+
+  struct rusage usage_end;
+  getrusage(RUSAGE_SELF, &usage_end);
+  auto seconds = [](const timeval& a, const timeval& b) {
+    return static_cast<double>(b.tv_sec - a.tv_sec) + static_cast<double>(b.tv_usec - a.tv_usec) / 1e6;
+  };
+  SessionSummary summary;
+  summary.seconds = static_cast<double>(now - start_ns) / 1e9;
+  summary.cpu_user_seconds = seconds(usage_start.ru_utime, usage_end.ru_utime);
+  summary.cpu_system_seconds = seconds(usage_start.ru_stime, usage_end.ru_stime);
+  summary.bytes = sink.bytesWritten();
+  summary.raw_bytes = sink.uncompressedBytes();
+  summary.files = sink.files();
+  for (auto& family : families_) {
+    summary.events += family->probe->eventsRecorded();
+    for (const CounterValue& c : family->probe->counters())
+      if (c.data_loss && c.cpu < 0) summary.lost += c.value;
+    for (const AttachChoice& c : family->choices) summary.attachments.push_back({family->name, c});
+  }
+  if (!final_status.isOk()) return final_status;
+  return summary;
+}
+
+}  // namespace nettrail
