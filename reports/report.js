@@ -1,1 +1,381 @@
-// placeholder
+// Renders the nettrail report from the JSON in #nt-data. Each widget kind the
+// analyzer's ReportBuilder emits has one function here, so a new probe family
+// adds sections without touching this file.
+//
+// Safety: recorded text (interface names, comms, symbols) is untrusted. It is
+// inserted only with textContent / createTextNode, never parsed as markup, and chart
+// tooltips are built by formatters that escape every piece of data.
+(function () {
+  'use strict';
+
+  var data = JSON.parse(document.getElementById('nt-data').textContent);
+  var charts = [];
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function escapeHtml(value) {
+    return String(value).replace(/[&<>"']/g, function (c) {
+      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+    });
+  }
+
+  function formatNumber(value) {
+    if (typeof value !== 'number') return value === null || value === undefined ? '' : String(value);
+    if (Number.isInteger(value)) return value.toLocaleString('en-US');
+    return value.toLocaleString('en-US', { maximumFractionDigits: 3 });
+  }
+
+  function pad(n, width) {
+    var s = String(n);
+    while (s.length < width) s = '0' + s;
+    return s;
+  }
+
+  // "2026-11-26 01:27:13.250" (UTC) for ms since the epoch.
+  function formatWall(ms) {
+    var d = new Date(ms);
+    return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1, 2) + '-' + pad(d.getUTCDate(), 2) + ' ' +
+      pad(d.getUTCHours(), 2) + ':' + pad(d.getUTCMinutes(), 2) + ':' + pad(d.getUTCSeconds(), 2) + '.' +
+      pad(d.getUTCMilliseconds(), 3);
+  }
+
+  function widgetBox(kind, title) {
+    var box = el('div', 'nt-widget nt-' + kind);
+    if (title) box.appendChild(el('h3', null, title));
+    return box;
+  }
+
+  function emptyNote(text) {
+    return el('p', 'nt-empty', text || 'no rows');
+  }
+
+  // ------------------------------------------------------------ headline strip
+  function renderHeadlines(headlines) {
+    var strip = el('div', 'nt-headlines');
+    headlines.forEach(function (h) {
+      var item = el('div', 'nt-headline');
+      if (h.label === 'Data loss') item.className += h.value === 'none' ? ' nt-good' : ' nt-bad';
+      item.appendChild(el('div', 'nt-headline-value', h.value));
+      item.appendChild(el('div', 'nt-headline-label', h.label));
+      strip.appendChild(item);
+    });
+    return strip;
+  }
+
+  function renderProblems(problems) {
+    var box = el('div', 'nt-panel nt-panel-bad');
+    box.appendChild(el('h2', null, 'This report is incomplete'));
+    var list = el('ul');
+    problems.forEach(function (p) { list.appendChild(el('li', null, p)); });
+    box.appendChild(list);
+    return box;
+  }
+
+  // ------------------------------------------------------------ facts, notes, loss
+  function renderFacts(w) {
+    var box = widgetBox('facts', null);
+    var dl = el('dl', 'nt-facts');
+    w.items.forEach(function (item) {
+      dl.appendChild(el('dt', null, item[0]));
+      dl.appendChild(el('dd', null, item[1] === '' ? '(not recorded)' : item[1]));
+    });
+    box.appendChild(dl);
+    return box;
+  }
+
+  function renderNote(w) {
+    return el('p', 'nt-note nt-' + w.tone, w.text);
+  }
+
+  function renderLoss(w) {
+    var box = el('div', 'nt-panel ' + (w.lost ? 'nt-panel-bad' : 'nt-panel-good'));
+    box.appendChild(el('strong', null, w.lost ? 'Data loss' : 'No data loss recorded'));
+    box.appendChild(el('p', null, w.text));
+    return box;
+  }
+
+  function renderError(w) {
+    var box = widgetBox('error', w.title);
+    box.appendChild(el('p', 'nt-note nt-error', w.message));
+    return box;
+  }
+
+  // ------------------------------------------------------------ table
+  function compareCells(a, b) {
+    if (a === b) return 0;
+    if (a === null || a === undefined) return 1;   // nulls last
+    if (b === null || b === undefined) return -1;
+    if (typeof a === 'number' && typeof b === 'number') return a - b;
+    var na = Number(a), nb = Number(b);
+    if (a !== '' && b !== '' && !isNaN(na) && !isNaN(nb)) return na - nb;
+    return String(a).localeCompare(String(b));
+  }
+
+  function renderTable(w) {
+    var box = widgetBox('table', w.title);
+    if (w.rows.length === 0) {
+      box.appendChild(emptyNote());
+      return box;
+    }
+    var tools = el('div', 'nt-table-tools');
+    var filter = el('input', 'nt-filter');
+    filter.type = 'search';
+    filter.placeholder = 'Filter rows';
+    filter.setAttribute('aria-label', 'Filter rows of ' + w.title);
+    var count = el('span', 'nt-count');
+    tools.appendChild(filter);
+    tools.appendChild(count);
+    box.appendChild(tools);
+
+    var wrap = el('div', 'nt-table-wrap');
+    var table = el('table');
+    var thead = el('thead');
+    var headRow = el('tr');
+    var tbody = el('tbody');
+    var order = w.rows.map(function (_, i) { return i; });
+    var sortColumn = -1, sortDir = 1;
+    var numeric = w.columns.map(function (_, c) {
+      return w.rows.every(function (r) { return r[c] === null || typeof r[c] === 'number'; });
+    });
+    var rowText = w.rows.map(function (r) {
+      return r.map(function (v) { return v === null ? '' : String(v); }).join('\u0001').toLowerCase();
+    });
+    var rowNodes = w.rows.map(function (r) {
+      var tr = el('tr');
+      r.forEach(function (v, c) {
+        var td = el('td', numeric[c] ? 'nt-num' : null, v === null ? '' : (numeric[c] ? formatNumber(v) : v));
+        if (v === null) td.className += ' nt-null';
+        tr.appendChild(td);
+      });
+      return tr;
+    });
+    var headers = w.columns.map(function (name, c) {
+      var th = el('th', numeric[c] ? 'nt-num' : null);
+      var button = el('button', 'nt-sort', name);
+      button.type = 'button';
+      button.title = 'Sort by ' + name;
+      button.addEventListener('click', function () {
+        if (sortColumn === c) sortDir = -sortDir; else { sortColumn = c; sortDir = numeric[c] ? -1 : 1; }
+        order.sort(function (a, b) { return sortDir * compareCells(w.rows[a][c], w.rows[b][c]) || a - b; });
+        headers.forEach(function (h, i) {
+          h.setAttribute('aria-sort', i === sortColumn ? (sortDir > 0 ? 'ascending' : 'descending') : 'none');
+        });
+        refresh();
+      });
+      th.appendChild(button);
+      th.setAttribute('aria-sort', 'none');
+      headRow.appendChild(th);
+      return th;
+    });
+    thead.appendChild(headRow);
+    table.appendChild(thead);
+    table.appendChild(tbody);
+    wrap.appendChild(table);
+    box.appendChild(wrap);
+    var noMatch = emptyNote('no rows match the filter');
+    noMatch.hidden = true;
+    box.appendChild(noMatch);
+
+    function refresh() {
+      var needle = filter.value.toLowerCase();
+      var shown = 0;
+      while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+      order.forEach(function (i) {
+        if (needle && rowText[i].indexOf(needle) < 0) return;
+        tbody.appendChild(rowNodes[i]);
+        shown++;
+      });
+      noMatch.hidden = shown !== 0;
+      var text = shown === w.rows.length ? w.rows.length + ' rows' : shown + ' of ' + w.rows.length + ' rows';
+      if (w.truncated) text += ' (first ' + w.rows.length + ' of ' + w.total + ' in the database)';
+      count.textContent = text;
+    }
+    filter.addEventListener('input', refresh);
+    refresh();
+    return box;
+  }
+
+  // ------------------------------------------------------------ charts
+  function chartBox(box, height) {
+    var div = el('div', 'nt-chart');
+    div.style.height = height + 'px';
+    box.appendChild(div);
+    return div;
+  }
+
+  function makeChart(div, option) {
+    // Text is drawn on a canvas; tooltips use our escaping formatters.
+    var chart = echarts.init(div, null, { renderer: 'canvas' });
+    option.animation = false;
+    option.useUTC = true;
+    chart.setOption(option);
+    charts.push(chart);
+    return chart;
+  }
+
+  function truncateLabel(text, max) {
+    text = String(text);
+    return text.length > max ? text.slice(0, max - 1) + '\u2026' : text;
+  }
+
+  function renderBar(w) {
+    var box = widgetBox('bar', w.title);
+    if (w.labels.length === 0) {
+      box.appendChild(emptyNote());
+      return box;
+    }
+    // Horizontal bars, largest first at the top: long labels (reasons, symbols) stay readable.
+    var labels = w.labels.slice().reverse();
+    var values = w.values.slice().reverse();
+    var div = chartBox(box, Math.max(160, Math.min(900, 28 * labels.length + 60)));
+    makeChart(div, {
+      grid: { left: 8, right: 48, top: 8, bottom: 24, containLabel: true },
+      tooltip: {
+        trigger: 'item',
+        formatter: function (p) {
+          return escapeHtml(p.name) + '<br>' + escapeHtml(w.valueName) + ': ' + escapeHtml(formatNumber(p.value));
+        }
+      },
+      xAxis: { type: 'value', name: '', axisLabel: { formatter: function (v) { return formatNumber(v); } } },
+      yAxis: {
+        type: 'category', data: labels,
+        axisLabel: { formatter: function (v) { return truncateLabel(v, 48); } }
+      },
+      series: [{
+        type: 'bar', data: values, name: w.valueName, itemStyle: { color: '#3b6ea8' },
+        label: { show: true, position: 'right', formatter: function (p) { return formatNumber(p.value); } }
+      }]
+    });
+    return box;
+  }
+
+  function renderTimeSeries(w) {
+    var box = widgetBox('timeseries', w.title);
+    if (w.series.length === 0) {
+      box.appendChild(emptyNote());
+      return box;
+    }
+    var wall = w.clock === 'wall';
+    var div = chartBox(box, 320);
+    var series = w.series.map(function (s) {
+      var out = { name: s.name, type: w.stacked ? 'bar' : 'line', data: s.points, showSymbol: s.points.length < 60 };
+      if (w.stacked) { out.stack = 'total'; out.barMaxWidth = 24; }
+      return out;
+    });
+    var formatTime = wall ? formatWall : function (ms) { return (ms / 1000).toFixed(3) + ' s (boottime)'; };
+    makeChart(div, {
+      grid: { left: 8, right: 24, top: 40, bottom: 48, containLabel: true },
+      legend: {
+        type: 'scroll', top: 0,
+        formatter: function (name) { return truncateLabel(name, 40); }
+      },
+      tooltip: {
+        trigger: 'axis',
+        formatter: function (params) {
+          if (!params.length) return '';
+          var lines = [escapeHtml(formatTime(params[0].value[0]))];
+          params.forEach(function (p) {
+            lines.push(escapeHtml(p.seriesName) + ': ' + escapeHtml(formatNumber(p.value[1])));
+          });
+          return lines.join('<br>');
+        }
+      },
+      xAxis: wall
+        ? { type: 'time', name: 'UTC', nameLocation: 'end', nameGap: 4 }
+        : { type: 'value', name: 'boottime s', axisLabel: { formatter: function (v) { return (v / 1000).toFixed(1); } } },
+      yAxis: { type: 'value', name: w.valueName, axisLabel: { formatter: function (v) { return formatNumber(v); } } },
+      dataZoom: [{ type: 'inside' }],
+      series: series
+    });
+    if (w.truncated) box.appendChild(el('p', 'nt-empty', 'Only the first series and points are shown.'));
+    return box;
+  }
+
+  // ------------------------------------------------------------ stacks
+  function renderStacks(w) {
+    var box = widgetBox('stacks', w.title);
+    if (w.stacks.length === 0) {
+      box.appendChild(emptyNote());
+      return box;
+    }
+    var list = el('div', 'nt-stack-list');
+    w.stacks.forEach(function (s, i) {
+      var details = el('details', 'nt-stack');
+      if (i === 0) details.open = true;
+      var summary = el('summary');
+      summary.appendChild(el('span', 'nt-stack-count', formatNumber(s.count)));
+      summary.appendChild(el('span', 'nt-stack-label', s.label));
+      details.appendChild(summary);
+      if (s.frames.length === 0) {
+        details.appendChild(emptyNote('no stack recorded'));
+      } else {
+        var ol = el('ol', 'nt-frames');
+        s.frames.forEach(function (f) { ol.appendChild(el('li', null, f)); });
+        details.appendChild(ol);
+        if (s.depth > s.frames.length) {
+          details.appendChild(emptyNote((s.depth - s.frames.length) + ' outer frames not shown'));
+        }
+      }
+      list.appendChild(details);
+    });
+    box.appendChild(list);
+    if (w.truncated) box.appendChild(el('p', 'nt-empty', 'Top ' + w.stacks.length + ' of ' + w.total + ' stacks.'));
+    return box;
+  }
+
+  var renderers = {
+    table: renderTable,
+    bar: renderBar,
+    timeSeries: renderTimeSeries,
+    stacks: renderStacks,
+    facts: renderFacts,
+    note: renderNote,
+    loss: renderLoss,
+    error: renderError
+  };
+
+  function renderWidget(w) {
+    var render = renderers[w.kind];
+    if (!render) return el('p', 'nt-note nt-error', 'Unknown widget kind: ' + w.kind);
+    try {
+      return render(w);
+    } catch (e) {
+      // One broken widget must not blank the rest of the report.
+      return el('p', 'nt-note nt-error', 'Could not render "' + (w.title || w.kind) + '": ' + e);
+    }
+  }
+
+  // ------------------------------------------------------------ page
+  function render() {
+    var main = document.getElementById('nt-main');
+    var toc = document.getElementById('nt-toc');
+    main.appendChild(renderHeadlines(data.headlines));
+    if (data.problems.length) main.appendChild(renderProblems(data.problems));
+    data.sections.forEach(function (s) {
+      var section = el('section', 'nt-section');
+      section.id = 'section-' + s.id;
+      section.appendChild(el('h2', null, s.title));
+      if (s.intro) section.appendChild(el('p', 'nt-intro', s.intro));
+      if (s.widgets.length === 0) section.appendChild(emptyNote('nothing recorded'));
+      s.widgets.forEach(function (w) { section.appendChild(renderWidget(w)); });
+      main.appendChild(section);
+      var link = el('a', null, s.title);
+      link.href = '#' + section.id;
+      toc.appendChild(link);
+    });
+  }
+
+  render();
+  function resizeCharts() { charts.forEach(function (c) { c.resize(); }); }
+  window.addEventListener('resize', resizeCharts);
+  window.addEventListener('beforeprint', function () {
+    // Paper cannot expand a collapsed stack.
+    Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
+    resizeCharts();
+  });
+})();
