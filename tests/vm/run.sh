@@ -90,9 +90,12 @@ apt_update_once() {
   APT_UPDATED=1
 }
 
-# candidate_version PKG -> version apt would install, empty if none.
-candidate_version() {
-  apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { if ($2 != "(none)") print $2; exit }'
+# candidates PKG... -> "PKG VERSION" for each package apt can install (one
+# apt-cache call: it is slow on a big package cache).
+candidates() {
+  (($#)) || return 0
+  apt-cache policy "$@" 2>/dev/null |
+    awk '/^[^ ]/ { sub(/:$/, ""); pkg = $0 } /^  Candidate:/ { if ($2 != "(none)") print pkg, $2 }'
 }
 
 # cached_deb PKG VERSION -> path of the cached .deb, empty if absent.
@@ -104,13 +107,14 @@ cached_deb() {
   done
 }
 
-# fetch_deb PKG -> path of the .deb of PKG's candidate version (downloaded once).
+# fetch_deb PKG [VERSION] -> path of the .deb of PKG at VERSION (default: the
+# candidate version), downloaded once into the cache.
 fetch_deb() {
-  local pkg=$1 ver f tmp
-  ver=$(candidate_version "$pkg")
+  local pkg=$1 ver=${2:-} f tmp
+  [[ -n $ver ]] || ver=$(candidates "$pkg" | awk '{ print $2 }')
   if [[ -z $ver ]]; then
     apt_update_once || true
-    ver=$(candidate_version "$pkg")
+    ver=$(candidates "$pkg" | awk '{ print $2 }')
   fi
   if [[ -z $ver ]]; then
     # Offline fallback: newest cached copy.
@@ -136,10 +140,11 @@ fetch_deb() {
   echo "$f"
 }
 
-# kernel_package SERIES -> newest installable linux-image package of that series.
+# kernel_package SERIES -> "PKG VERSION": newest installable linux-image package
+# of that series (VERSION empty when only a cached copy is known).
 kernel_package() {
   local series=$1 re names
-  if [[ -n ${NT_VM_KERNEL_PKG:-} ]]; then echo "$NT_VM_KERNEL_PKG"; return 0; fi
+  if [[ -n ${NT_VM_KERNEL_PKG:-} ]]; then echo "$NT_VM_KERNEL_PKG"; return 0; fi  # version: candidate
   case $series in
     6.1)  re='^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
     6.12) re='^linux-image-6\.12\.[0-9]+\+deb[0-9]+-amd64$' ;;
@@ -148,10 +153,9 @@ kernel_package() {
   list() { apt-cache pkgnames linux-image-6. 2>/dev/null | grep -E "$re" | sort -V; }
   names=$(list || true)
   if [[ -z $names ]]; then apt_update_once || true; names=$(list || true); fi
-  local n best=""
-  while read -r n; do  # newest first; stop at the first installable one
-    if [[ -n $n && -n $(candidate_version "$n") ]]; then best=$n; break; fi
-  done < <(tac <<<"$names")
+  local best=""
+  # shellcheck disable=SC2086  # one package name per word
+  [[ -z $names ]] || best=$(candidates $names | sort -V | tail -1)
   if [[ -z $best ]]; then
     # Offline fallback: newest cached package of that series.
     best=$(find "$CACHE/debs" -maxdepth 1 -name '*.deb' -printf '%f\n' | sed -n 's/_.*\.deb$//p' |
@@ -162,8 +166,9 @@ kernel_package() {
 }
 
 T0=$(date +%s)
-KPKG=$(kernel_package "$KERNEL")
-KDEB=$(fetch_deb "$KPKG") || die "$EX_NOKERNEL" "--kernel $KERNEL: could not download $KPKG (apt-get download failed; is the Debian archive reachable?)"
+kp=$(kernel_package "$KERNEL") || exit $?
+read -r KPKG KCAND <<<"$kp"
+KDEB=$(fetch_deb "$KPKG" "${KCAND:-}") || die "$EX_NOKERNEL" "--kernel $KERNEL: could not download $KPKG (apt-get download failed; is the Debian archive reachable?)"
 KVER_PKG=$(dpkg-deb -f "$KDEB" Version)
 KROOT="$CACHE/kernels/${KPKG}_${KVER_PKG}"
 if [[ ! -e $KROOT/.ready ]]; then
@@ -180,8 +185,10 @@ VMLINUZ="$KROOT/boot/vmlinuz-$KREL"
 [[ -f $VMLINUZ ]] || die "$EX_RIG" "$VMLINUZ missing from $KDEB"
 
 OVS_DIR=""
+declare -A OVS_CAND=()
+while read -r p v; do OVS_CAND[$p]=$v; done < <(candidates openvswitch-common openvswitch-switch)
 for p in openvswitch-common openvswitch-switch; do
-  d=$(fetch_deb "$p") || die "$EX_RIG" "could not download $p from the Debian archive"
+  d=$(fetch_deb "$p" "${OVS_CAND[$p]:-}") || die "$EX_RIG" "could not download $p from the Debian archive"
   v=$(dpkg-deb -f "$d" Version)
   OVS_DIR="$CACHE/ovs/$v"
   if [[ ! -e $OVS_DIR/.$p ]]; then

@@ -30,14 +30,9 @@ done
 
 step "kprobes"
 T=/sys/kernel/tracing
-if grep -qw '^ovs_dp_process_packet' "$T/available_filter_functions" 2>/dev/null ||
-   grep -qw 'ovs_dp_process_packet' "$T/available_filter_functions" 2>/dev/null; then
-  fact kprobe_func_listed yes
-else
-  fact kprobe_func_listed no
-fi
 grep -E 'ovs_dp_process_packet|ovs_dp_upcall|ovs_vport_send|ovs_flow_key_extract|tun_net_xmit|netdev_frame_hook' \
   "$T/available_filter_functions" >"$R/ovs-filter-functions.txt" 2>/dev/null || true
+fact kprobe_func_listed "$(yes_no grep -qw '^ovs_dp_process_packet' "$R/ovs-filter-functions.txt")"
 if echo 'p:nt_smoke/ovs_dp ovs_dp_process_packet' >>"$T/kprobe_events" 2>"$R/kprobe.err" &&
    echo 1 >"$T/events/nt_smoke/ovs_dp/enable"; then
   fact kprobe_create yes

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs rig scenarios on each stock kernel, one VM at a time, and prints a
+# "N passed, N failed, N skipped" summary. A kernel the APT sources do not
+# offer counts as skipped (run.sh exit 4) unless NETTRAIL_VM_REQUIRE_ALL=1.
+#
+#   tests/vm/test_vm.sh [--kernel K]... [--scenario S]... [-- run.sh options]
+#
+# Defaults: kernels 6.1 and 6.12, scenario smoke. Options after "--" (e.g.
+# --bin build/nettrail-record) go to every run.sh call.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+kernels=()
+scenarios=()
+extra=()
+while (($#)); do
+  case $1 in
+    --kernel) kernels+=("${2:?--kernel needs a value}"); shift 2 ;;
+    --scenario) scenarios+=("${2:?--scenario needs a value}"); shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "test_vm.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+((${#kernels[@]})) || kernels=(6.1 6.12)
+((${#scenarios[@]})) || scenarios=(smoke)
+
+passed=0 failed=0 skipped=0
+summary=()
+for k in "${kernels[@]}"; do
+  for s in "${scenarios[@]}"; do
+    start=$(date +%s)
+    echo "=== vm: $s on $k"
+    set +e
+    "$HERE/run.sh" "$s" --kernel "$k" "${extra[@]}"
+    rc=$?
+    set -e
+    took=$(($(date +%s) - start))
+    if [[ $rc -eq 0 ]]; then
+      passed=$((passed + 1)); summary+=("PASS $s on $k (${took}s)")
+    elif [[ $rc -eq 4 && ${NETTRAIL_VM_REQUIRE_ALL:-0} != 1 ]]; then
+      skipped=$((skipped + 1)); summary+=("SKIP $s on $k: kernel not available (${took}s)")
+    else
+      failed=$((failed + 1)); summary+=("FAIL $s on $k: exit $rc (${took}s)")
+    fi
+  done
+done
+
+echo "=== vm summary"
+printf '  %s\n' "${summary[@]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+((failed == 0))
