@@ -345,6 +345,9 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
       break;
     }
     int n = ring.rb ? ring_buffer__poll(ring.rb, 100) : (usleep(100000), 0);
+    // Programs submit with BPF_RB_NO_WAKEUP below their wake-up threshold, so
+    // a quiet ring never signals epoll: consume it on every timeout too.
+    if (n == 0 && ring.rb) n = ring_buffer__consume(ring.rb);
     if (n < 0 && n != -EINTR) {
       loop_status = Status::error("ring buffer poll: ", errnoText(n));
       break;
