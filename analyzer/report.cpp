@@ -622,7 +622,7 @@ Status renderHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources,
 
   report.beginSection("data-loss", "Data loss",
                       "Events lost in the kernel (ring buffer full), and frames the reader could not "
-                      "decode. Nothing is dropped silently: if this panel is empty, nothing was lost.");
+                      "decode. Nothing is dropped silently: when nothing was lost, the panel says so.");
   NT_RETURN_IF_ERROR(report.lossPanel(db).context("report: data-loss panel"));
   NT_RETURN_IF_ERROR(report.table("Recording files", db,
                                   "SELECT path, segment, bytes, bytes_used, frames, has_trailer, truncated, "

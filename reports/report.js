@@ -11,11 +11,27 @@
   var data = JSON.parse(document.getElementById('nt-data').textContent);
   var charts = [];
 
+  // Control characters from the kernel (e.g. an escape sequence in a comm) are
+  // shown as \xNN so the reader sees exactly what was recorded.
+  function visible(text) {
+    return String(text).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, function (c) {
+      var code = c.charCodeAt(0).toString(16);
+      return '\\x' + (code.length < 2 ? '0' : '') + code;
+    });
+  }
+
   function el(tag, className, text) {
     var node = document.createElement(tag);
     if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (text !== undefined && text !== null) node.textContent = visible(text);
     return node;
+  }
+
+  // Identifiers read better without thousands separators (netns 4026531840).
+  var kIdentifierColumn = /(^|_)(id|netns|ifindex|tid|pid|port|cpu|seq|index|segment|address|location|code|type|op|ttl)$/i;
+
+  function plural(n, word) {
+    return n + ' ' + word + (n === 1 ? '' : 's');
   }
 
   function escapeHtml(value) {
@@ -145,10 +161,11 @@
     var rowText = w.rows.map(function (r) {
       return r.map(function (v) { return v === null ? '' : String(v); }).join('\u0001').toLowerCase();
     });
+    var grouped = w.columns.map(function (name, c) { return numeric[c] && !kIdentifierColumn.test(name); });
     var rowNodes = w.rows.map(function (r) {
       var tr = el('tr');
       r.forEach(function (v, c) {
-        var td = el('td', numeric[c] ? 'nt-num' : null, v === null ? '' : (numeric[c] ? formatNumber(v) : v));
+        var td = el('td', numeric[c] ? 'nt-num' : null, v === null ? '' : (grouped[c] ? formatNumber(v) : v));
         if (v === null) td.className += ' nt-null';
         tr.appendChild(td);
       });
@@ -191,7 +208,7 @@
         shown++;
       });
       noMatch.hidden = shown !== 0;
-      var text = shown === w.rows.length ? w.rows.length + ' rows' : shown + ' of ' + w.rows.length + ' rows';
+      var text = shown === w.rows.length ? plural(shown, 'row') : shown + ' of ' + plural(w.rows.length, 'row');
       if (w.truncated) text += ' (first ' + w.rows.length + ' of ' + w.total + ' in the database)';
       count.textContent = text;
     }
@@ -269,7 +286,7 @@
     });
     var formatTime = wall ? formatWall : function (ms) { return (ms / 1000).toFixed(3) + ' s (boottime)'; };
     makeChart(div, {
-      grid: { left: 8, right: 24, top: 40, bottom: 48, containLabel: true },
+      grid: { left: 8, right: 44, top: 40, bottom: 16, containLabel: true },
       legend: {
         type: 'scroll', top: 0,
         formatter: function (name) { return truncateLabel(name, 40); }
