@@ -1,3 +1,4 @@
+#include <capnp/dynamic.h>
 #include <capnp/schema.h>
 #include <capnp/serialize.h>
 #include <fcntl.h>
@@ -5,8 +6,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_getFrameHeader, ZSTD_decompressBound
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -31,6 +34,53 @@ struct DecodedFrame {
   size_t compressed_size = 0;
 };
 
+constexpr uint32_t kZstdFrameMagic = 0xFD2FB528;
+
+// Whether the `available` bytes at `frame`, which run to the end of the file,
+// are the start of an undamaged frame: the file was cut off inside it. Bytes
+// that could not begin a nettrail frame, or that fail to decode before they run
+// out, are damage instead.
+bool isTornFrame(const uint8_t* frame, size_t available) {
+  uint8_t magic[4];
+  std::memcpy(magic, &kZstdFrameMagic, 4);
+  if (std::memcmp(frame, magic, std::min<size_t>(available, 4)) != 0) return false;
+  ZSTD_frameHeader fh;
+  size_t need = ZSTD_getFrameHeader(&fh, frame, available);
+  if (ZSTD_isError(need)) return false;
+  if (need > 0) return true;  // the cut is inside the frame header
+  if (fh.frameType != ZSTD_frame || !fh.checksumFlag ||
+      fh.frameContentSize == ZSTD_CONTENTSIZE_UNKNOWN)
+    return false;
+  // Decode what is there: a cut asks for more input, damage is an error.
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  if (!dctx) return true;
+  std::vector<char> sink(ZSTD_DStreamOutSize());
+  ZSTD_inBuffer in{frame, available, 0};
+  bool torn = true;
+  while (in.pos < in.size) {
+    ZSTD_outBuffer out{sink.data(), sink.size(), 0};
+    const size_t before = in.pos;
+    size_t r = ZSTD_decompressStream(dctx, &out, &in);
+    // An error is damage; r == 0 means a whole frame ended, so it was not cut off;
+    // no progress with input left should not happen and is not trusted either.
+    if (ZSTD_isError(r) || r == 0 || (in.pos == before && out.pos == 0)) {
+      torn = false;
+      break;
+    }
+  }
+  ZSTD_freeDCtx(dctx);
+  if (!torn) return false;
+  // A cut leaves nothing after the torn frame. A damaged block size can also run
+  // a frame past the end of the file, but then whole frames still follow it.
+  for (size_t at = 1; at + 4 <= available; ++at) {
+    const void* hit = memmem(frame + at, available - at, magic, 4);
+    if (!hit) break;
+    at = static_cast<size_t>(static_cast<const uint8_t*>(hit) - frame);
+    if (!ZSTD_isError(ZSTD_findFrameCompressedSize(frame + at, available - at))) return false;
+  }
+  return true;
+}
+
 // Decodes the zstd frame at `offset`. On failure returns a message and sets
 // `torn` when the file simply ends inside the frame.
 Result<DecodedFrame> decodeFrame(const uint8_t* data, size_t size, size_t offset, bool* torn) {
@@ -40,22 +90,58 @@ Result<DecodedFrame> decodeFrame(const uint8_t* data, size_t size, size_t offset
   size_t compressed = ZSTD_findFrameCompressedSize(frame, available);
   if (ZSTD_isError(compressed)) {
     // Distinguish "the bytes stop here" from "these bytes are not a frame".
-    unsigned long long declared = ZSTD_getFrameContentSize(frame, available);
-    if (available < 18 || declared != ZSTD_CONTENTSIZE_ERROR) *torn = true;
+    *torn = isTornFrame(frame, available);
     return Status::error("frame at byte ", offset, ": ", ZSTD_getErrorName(compressed));
   }
-  unsigned long long content = ZSTD_getFrameContentSize(frame, compressed);
+  ZSTD_frameHeader fh;
+  if (ZSTD_isError(ZSTD_getFrameHeader(&fh, frame, compressed)) || fh.frameType != ZSTD_frame)
+    return Status::error("frame at byte ", offset, ": not a zstd data frame");
+  if (!fh.checksumFlag)
+    return Status::error("frame at byte ", offset, ": no checksum (not written by nettrail-record)");
+  unsigned long long content = fh.frameContentSize;
   if (content == ZSTD_CONTENTSIZE_UNKNOWN || content == ZSTD_CONTENTSIZE_ERROR)
     return Status::error("frame at byte ", offset, ": no content size (not written by nettrail-record)");
   if (content > kMaxChunkBytes || content % sizeof(capnp::word) != 0 || content == 0)
     return Status::error("frame at byte ", offset, ": implausible chunk size ", content);
+  // A forged content size must not make us allocate more than the blocks can produce.
+  unsigned long long bound = ZSTD_decompressBound(frame, compressed);
+  if (bound == ZSTD_CONTENTSIZE_ERROR || content > bound)
+    return Status::error("frame at byte ", offset, ": content size ", content,
+                         " is more than its blocks can hold");
   DecodedFrame out;
   out.compressed_size = compressed;
-  out.words.resize(content / sizeof(capnp::word));
+  // Sized at construction: capnp::word cannot be copied or moved, so resize() is
+  // not allowed on it (GCC accepts it, clang with libstdc++ does not).
+  out.words = std::vector<capnp::word>(content / sizeof(capnp::word));
   size_t n = ZSTD_decompress(out.words.data(), content, frame, compressed);
   if (ZSTD_isError(n)) return Status::error("frame at byte ", offset, ": ", ZSTD_getErrorName(n));
   if (n != content) return Status::error("frame at byte ", offset, ": short decompression");
   return out;
+}
+
+// Reads every field reachable from `value` so that a malformed pointer, a list
+// of the wrong kind or unterminated text throws here, inside the decoder's
+// boundary, instead of later in a caller.
+void touchAll(const capnp::DynamicValue::Reader& value) {
+  switch (value.getType()) {
+    case capnp::DynamicValue::TEXT:
+      value.as<capnp::Text>();
+      break;
+    case capnp::DynamicValue::DATA:
+      value.as<capnp::Data>();
+      break;
+    case capnp::DynamicValue::LIST:
+      for (auto element : value.as<capnp::DynamicList>()) touchAll(element);
+      break;
+    case capnp::DynamicValue::STRUCT: {
+      auto s = value.as<capnp::DynamicStruct>();
+      for (auto field : s.getSchema().getNonUnionFields()) touchAll(s.get(field));
+      KJ_IF_MAYBE(field, s.which()) { touchAll(s.get(*field)); }
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 uint32_t knownBatchMembers() {
@@ -124,6 +210,17 @@ Status RecordingReader::parseHeader() {
   if (size_ == 0) return Status::error(name_, ": empty file, not a nettrail recording");
   uint32_t magic = 0;
   if (size_ >= 4) std::memcpy(&magic, data_, 4);
+  if (size_ < kMagicFrameBytes) {
+    // A file cut off inside the magic still starts with the bytes the writer put there.
+    unsigned char expected[8 + sizeof(kFileMagic)];
+    const uint32_t payload = sizeof(kFileMagic) + 4;
+    std::memcpy(expected, &kSkippableMagic, 4);
+    std::memcpy(expected + 4, &payload, 4);
+    std::memcpy(expected + 8, kFileMagic, sizeof(kFileMagic));
+    if (std::memcmp(data_, expected, std::min(size_, sizeof(expected))) == 0)
+      return Status::error(name_, ": truncated inside the file magic (", size_, " of ", kMagicFrameBytes,
+                           " bytes); not a usable nettrail recording");
+  }
   if (size_ < kMagicFrameBytes || magic != kSkippableMagic ||
       std::memcmp(data_ + 8, kFileMagic, sizeof(kFileMagic)) != 0)
     return Status::error(name_, ": not a nettrail recording (no NETTRAIL magic at the start)");
@@ -151,8 +248,8 @@ Status RecordingReader::parseHeader() {
     Header::Reader header = chunk.getHeader();
     if (header.getFormatVersion() != kFormatVersion)
       return Status::error(name_, ": header says format version ", header.getFormatVersion());
-    header.getHostName();  // touch text fields so corruption surfaces here
-    header.getKernelRelease();
+    // Read the whole header now: header() is used outside any decoder boundary.
+    touchAll(capnp::toDynamic(header));
   } catch (const kj::Exception& e) {
     return Status::error(name_, ": header does not decode: ", e.getDescription().cStr());
   }
