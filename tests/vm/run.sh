@@ -11,7 +11,8 @@
 #
 # Environment: NT_VM_CACHE (default /var/cache/nettrail-vm), NT_VM_TIMEOUT,
 # NT_VM_KERNEL_PKG (pin an exact linux-image package), NT_VM_MEM, NT_VM_SMP,
-# NT_VM_EXTRA_MODULES (more module names for the initramfs).
+# NT_VM_EXTRA_MODULES (more module names for the initramfs), NT_VM_NO_9P=1
+# (no 9p share: the guest prints its result files on the console instead).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -140,35 +141,42 @@ fetch_deb() {
   echo "$f"
 }
 
-# kernel_package SERIES -> "PKG VERSION": newest installable linux-image package
-# of that series (VERSION empty when only a cached copy is known).
-kernel_package() {
-  local series=$1 re names
-  if [[ -n ${NT_VM_KERNEL_PKG:-} ]]; then echo "$NT_VM_KERNEL_PKG"; return 0; fi  # version: candidate
-  case $series in
-    6.1)  re='^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
-    6.12) re='^linux-image-6\.12\.[0-9]+\+deb[0-9]+-amd64$' ;;
-    *) die "$EX_USAGE" "--kernel must be 6.1 or 6.12 (got '$series')" ;;
-  esac
-  list() { apt-cache pkgnames linux-image-6. 2>/dev/null | grep -E "$re" | sort -V; }
-  names=$(list || true)
-  if [[ -z $names ]]; then apt_update_once || true; names=$(list || true); fi
-  local best=""
-  # shellcheck disable=SC2086  # one package name per word
-  [[ -z $names ]] || best=$(candidates $names | sort -V | tail -1)
-  if [[ -z $best ]]; then
-    # Offline fallback: newest cached package of that series.
-    best=$(find "$CACHE/debs" -maxdepth 1 -name '*.deb' -printf '%f\n' | sed -n 's/_.*\.deb$//p' |
-           grep -E "$re" | sort -V | tail -1 || true)
-  fi
-  [[ -n $best ]] || die "$EX_NOKERNEL" "--kernel $series: no package matching $re is installable from the configured APT sources (apt-cache pkgnames found none with a candidate version, and none is cached in $CACHE/debs). Debian ships 6.1 in bookworm/bookworm-security and 6.12 as linux-image-6.12.*+deb12-amd64 in bookworm-security (or bookworm-backports); add such a source or set NT_VM_KERNEL_PKG."
-  echo "$best"
+# The newest installable linux-image package of the series and the OVS
+# packages, resolved with one apt-cache call (a regex for the kernel names).
+case $KERNEL in
+  6.1)  KRE='^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
+  6.12) KRE='^linux-image-6\.12\.[0-9]+\+deb[0-9]+-amd64$' ;;
+  *) die "$EX_USAGE" "--kernel must be 6.1 or 6.12 (got '$KERNEL')" ;;
+esac
+OVS_PKGS=(openvswitch-common openvswitch-switch)
+declare -A CAND=()
+resolve() {
+  local p v
+  CAND=()
+  while read -r p v; do
+    [[ -n $p ]] && CAND[$p]=$v
+  done < <(candidates "${NT_VM_KERNEL_PKG:-$KRE}" "${OVS_PKGS[@]}")
 }
 
 T0=$(date +%s)
-kp=$(kernel_package "$KERNEL") || exit $?
-read -r KPKG KCAND <<<"$kp"
-KDEB=$(fetch_deb "$KPKG" "${KCAND:-}") || die "$EX_NOKERNEL" "--kernel $KERNEL: could not download $KPKG (apt-get download failed; is the Debian archive reachable?)"
+pick_kernel() {
+  if [[ -n ${NT_VM_KERNEL_PKG:-} ]]; then echo "$NT_VM_KERNEL_PKG"; return 0; fi
+  printf '%s\n' "${!CAND[@]}" | grep -E "$KRE" | sort -V | tail -1 || true
+}
+resolve
+KPKG=$(pick_kernel)
+if [[ -z $KPKG || -z ${CAND[$KPKG]:-} ]]; then  # no or stale package lists
+  apt_update_once || true
+  resolve
+  KPKG=$(pick_kernel)
+fi
+if [[ -z $KPKG ]]; then
+  # Offline fallback: newest cached package of that series.
+  KPKG=$(find "$CACHE/debs" -maxdepth 1 -name '*.deb' -printf '%f\n' | sed -n 's/_.*\.deb$//p' |
+         grep -E "$KRE" | sort -V | tail -1 || true)
+fi
+[[ -n $KPKG ]] || die "$EX_NOKERNEL" "--kernel $KERNEL: no package matching $KRE is installable from the configured APT sources (apt-cache policy found no candidate version, even after apt-get update, and none is cached in $CACHE/debs). Debian ships 6.1 in bookworm/bookworm-security and 6.12 as linux-image-6.12.*+deb12-amd64 in bookworm-security (or bookworm-backports): add such a source or set NT_VM_KERNEL_PKG."
+KDEB=$(fetch_deb "$KPKG" "${CAND[$KPKG]:-}") || die "$EX_NOKERNEL" "--kernel $KERNEL: could not download $KPKG (apt-get download failed; is the Debian archive reachable?)"
 KVER_PKG=$(dpkg-deb -f "$KDEB" Version)
 KROOT="$CACHE/kernels/${KPKG}_${KVER_PKG}"
 if [[ ! -e $KROOT/.ready ]]; then
@@ -181,14 +189,20 @@ if [[ ! -e $KROOT/.ready ]]; then
 fi
 KREL=$(ls "$KROOT/lib/modules")
 [[ $(wc -w <<<"$KREL") -eq 1 ]] || die "$EX_RIG" "expected one module tree in $KROOT/lib/modules, found: $KREL"
+# Older packages of the same series are superseded: drop them from the cache.
+while read -r old; do
+  [[ $(basename "$old") == "$(basename "$KROOT")" || $old == "$KDEB" ]] && continue
+  [[ $(basename "$old" | sed 's/_.*//') =~ $KRE ]] || continue
+  log "pruning superseded $(basename "$old")"
+  rm -rf "$old"
+done < <([[ -n ${NT_VM_KERNEL_PKG:-} ]] ||  # a pinned package supersedes nothing
+         find "$CACHE/kernels" "$CACHE/debs" -mindepth 1 -maxdepth 1 -name 'linux-image-*')
 VMLINUZ="$KROOT/boot/vmlinuz-$KREL"
 [[ -f $VMLINUZ ]] || die "$EX_RIG" "$VMLINUZ missing from $KDEB"
 
 OVS_DIR=""
-declare -A OVS_CAND=()
-while read -r p v; do OVS_CAND[$p]=$v; done < <(candidates openvswitch-common openvswitch-switch)
-for p in openvswitch-common openvswitch-switch; do
-  d=$(fetch_deb "$p" "${OVS_CAND[$p]:-}") || die "$EX_RIG" "could not download $p from the Debian archive"
+for p in "${OVS_PKGS[@]}"; do
+  d=$(fetch_deb "$p" "${CAND[$p]:-}") || die "$EX_RIG" "could not download $p from the Debian archive"
   v=$(dpkg-deb -f "$d" Version)
   OVS_DIR="$CACHE/ovs/$v"
   if [[ ! -e $OVS_DIR/.$p ]]; then
@@ -342,8 +356,10 @@ T_BUILD=$(date +%s)
 log "booting $KPKG ($KVER_PKG, $KREL) for scenario '$SCENARIO' (timeout ${TIMEOUT}s)"
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -m "$MEM" -smp "$SMP" -nographic -no-reboot
   -nic none -kernel "$VMLINUZ" -initrd "$WORK/initrd.cpio"
-  -append "console=ttyS0 panic=-1 oops=panic loglevel=4 rdinit=/init"
-  -virtfs "local,path=$OUT,mount_tag=ntresults,security_model=none,id=ntresults")
+  -append "console=ttyS0 panic=-1 oops=panic loglevel=4 rdinit=/init")
+if [[ ${NT_VM_NO_9P:-0} != 1 ]]; then
+  qemu+=(-virtfs "local,path=$OUT,mount_tag=ntresults,security_model=none,id=ntresults")
+fi
 set +e
 timeout -k 10 "$TIMEOUT" "${qemu[@]}" </dev/null 2>&1 | tee "$WORK/console.log"
 qrc=${PIPESTATUS[0]}
