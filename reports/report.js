@@ -281,10 +281,21 @@
     var div = chartBox(box, 320);
     var series = w.series.map(function (s) {
       var out = { name: s.name, type: w.stacked ? 'bar' : 'line', data: s.points, showSymbol: s.points.length < 60 };
-      if (w.stacked) { out.stack = 'total'; out.barMaxWidth = 24; }
+      if (w.stacked) { out.stack = 'total'; out.barMaxWidth = 24; out.barMinWidth = 3; }
       return out;
     });
     var formatTime = wall ? formatWall : function (ms) { return (ms / 1000).toFixed(3) + ' s (boottime)'; };
+    // The axis spans the whole recording when its times are known, so charts of
+    // one report line up; a lone point gets a small window instead of ECharts'
+    // automatic multi-day range.
+    var lo = Infinity, hi = -Infinity;
+    w.series.forEach(function (s) {
+      s.points.forEach(function (p) { lo = Math.min(lo, p[0]); hi = Math.max(hi, p[0]); });
+    });
+    if (wall && typeof data.startMs === 'number') lo = Math.min(lo, data.startMs);
+    if (wall && typeof data.endMs === 'number') hi = Math.max(hi, data.endMs);
+    var padding = Math.max(500, (hi - lo) * 0.02);
+    var xRange = { min: lo - padding, max: hi + padding };
     makeChart(div, {
       grid: { left: 8, right: 44, top: 40, bottom: 16, containLabel: true },
       legend: {
@@ -303,9 +314,15 @@
         }
       },
       xAxis: wall
-        ? { type: 'time', name: 'UTC', nameLocation: 'end', nameGap: 4 }
-        : { type: 'value', name: 'boottime s', axisLabel: { formatter: function (v) { return (v / 1000).toFixed(1); } } },
-      yAxis: { type: 'value', name: w.valueName, axisLabel: { formatter: function (v) { return formatNumber(v); } } },
+        ? { type: 'time', name: 'UTC', nameLocation: 'end', nameGap: 4, min: xRange.min, max: xRange.max }
+        : {
+            type: 'value', name: 'boottime s', min: xRange.min, max: xRange.max,
+            axisLabel: { formatter: function (v) { return (v / 1000).toFixed(1); } }
+          },
+      yAxis: {
+        type: 'value', name: w.valueName, nameTextStyle: { align: 'left' },
+        axisLabel: { formatter: function (v) { return formatNumber(v); } }
+      },
       dataZoom: [{ type: 'inside' }],
       series: series
     });
