@@ -35,9 +35,18 @@ std::string Statement::columnText(int i) const {
 }
 
 Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool read_only) {
+  // Memory statistics take a global mutex on every allocation, a measurable
+  // share of ingest time; nettrail does not read them. Must precede the first
+  // use of SQLite in the process.
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   std::unique_ptr<Db> db(new Db());
   db->path_ = path;
-  int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  // A connection is used by one thread at a time: no per-connection mutex.
+  int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &db->db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db->db_ ? sqlite3_errmsg(db->db_) : sqlite3_errstr(rc);

@@ -27,6 +27,8 @@ class FamilyImporter {
   virtual Status importBatch(Batch::Reader batch, IngestContext& ctx) = 0;
   // After the last chunk: flush, create indexes.
   virtual Status finish(IngestContext& ctx) = 0;
+  // Events, or summary entries, in one of this family's batches (nettrail info).
+  virtual uint64_t eventCount(Batch::Reader batch) const = 0;
   // Adds this family's sections to the report; no-op when its tables are empty.
   virtual Status addReportSections(Db& db, ReportBuilder& report) = 0;
 };

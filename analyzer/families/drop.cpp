@@ -1,1 +1,391 @@
-// placeholder: drop importer
+// Drop family, analyzer side: DropEvents -> drop_event, DropSummary ->
+// drop_summary/drop_interval, and the report sections over them.
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+
+#include "embedded_assets.h"
+#include "family.h"
+#include "ingest.h"
+#include "net_format.h"
+#include "report_builder.h"
+
+namespace nettrail::drop {
+namespace {
+
+constexpr std::string_view kReasonPrefix = "SKB_DROP_REASON_";
+constexpr uint16_t kUntagged = 0xffff;
+
+// Key of a summary entry: everything but the count.
+using SummaryKey = std::tuple<uint32_t, uint16_t, uint32_t, uint32_t, uint8_t, uint8_t, uint64_t, uint64_t, uint64_t,
+                              uint64_t, uint16_t, uint16_t, uint64_t>;
+
+struct Ip6Hash {
+  size_t operator()(const std::pair<uint64_t, uint64_t>& v) const {
+    return std::hash<uint64_t>()(v.first * 0x9e3779b97f4a7c15ull ^ v.second);
+  }
+};
+
+class DropImporter final : public FamilyImporter {
+ public:
+  Batch::Which batchTag() const override { return Batch::DROP; }
+
+  Status createTables(Db& db) override {
+    NT_RETURN_IF_ERROR(db.exec(embeddedAsset("queries/drop.sql")));
+    NT_ASSIGN_OR_RETURN(insert_event_,
+                        db.prepare("INSERT INTO drop_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+    NT_ASSIGN_OR_RETURN(insert_summary_,
+                        db.prepare("INSERT INTO drop_summary VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+    NT_ASSIGN_OR_RETURN(insert_interval_, db.prepare("INSERT INTO drop_interval VALUES (?,?,?,?)"));
+    for (int flags = 0; flags < 256; ++flags) tcp_flags_[flags] = formatTcpFlags(static_cast<uint8_t>(flags));
+    return Status::ok();
+  }
+
+  Status importBatch(Batch::Reader batch, IngestContext& ctx) override {
+    DropBatch::Reader drop = batch.getDrop();
+    switch (drop.which()) {
+      case DropBatch::EVENTS:
+        return importEvents(drop.getEvents(), ctx);
+      case DropBatch::SUMMARY:
+        return importSummary(drop.getSummary(), ctx);
+    }
+    ctx.addStat("data_loss", "drop", "unknown_batch_kind", 1,
+                ctx.currentFile() + ": a drop batch of a kind this nettrail does not know was skipped");
+    return Status::ok();
+  }
+
+  Status finish(IngestContext& ctx) override {
+    if (short_batches_ > 0)
+      ctx.addStat("data_loss", "drop", "short_columns", static_cast<int64_t>(short_rows_),
+                  std::to_string(short_batches_) +
+                      " drop batch(es) had columns of unequal length; drops beyond the shortest column were skipped");
+    if (summary_resets_ > 0)
+      ctx.addStat("info", "drop", "summary_counter_reset", static_cast<int64_t>(summary_resets_),
+                  "summary counts that went down between snapshots (map cleared or recorder restarted); "
+                  "the new count was taken as the interval's count");
+    insert_event_ = Statement();
+    insert_summary_ = Statement();
+    insert_interval_ = Statement();
+    // Indexes after the load, which is faster than keeping them up to date per
+    // row. Rows are already in (nearly) time order, so time needs none.
+    return ctx.db().exec(
+        "CREATE INDEX drop_event_stack ON drop_event(stack_id);"
+        "CREATE INDEX drop_summary_interval ON drop_summary(interval_index);"
+        "CREATE INDEX drop_summary_stack ON drop_summary(stack_id);");
+  }
+
+  uint64_t eventCount(Batch::Reader batch) const override {
+    DropBatch::Reader drop = batch.getDrop();
+    if (drop.isEvents()) return drop.getEvents().getTimeDelta().size();
+    if (drop.isSummary()) return drop.getSummary().getEntries().size();
+    return 0;
+  }
+
+  Status addReportSections(Db& db, ReportBuilder& report) override;
+
+ private:
+  Status importEvents(DropEvents::Reader events, IngestContext& ctx);
+  Status importSummary(DropSummary::Reader summary, IngestContext& ctx);
+
+  // Reason text without the prefix, cached per code; nullptr when unnamed.
+  const std::string* reasonName(uint16_t code, IngestContext& ctx) {
+    auto it = reasons_.find(code);
+    if (it != reasons_.end()) return it->second.empty() ? nullptr : &it->second;
+    const std::string* full = ctx.enumName("skb_drop_reason", code);
+    std::string name;
+    if (full) {
+      std::string_view view(*full);
+      if (view.substr(0, kReasonPrefix.size()) == kReasonPrefix) view.remove_prefix(kReasonPrefix.size());
+      name = std::string(view);
+    } else if (code != 0) {
+      name = "reason_" + std::to_string(code);
+    }
+    auto inserted = reasons_.emplace(code, std::move(name)).first;
+    return inserted->second.empty() ? nullptr : &inserted->second;
+  }
+
+  const std::string& ipText(uint64_t hi, uint64_t lo) {
+    if (hi == last_ip_hi_ && lo == last_ip_lo_ && last_ip_) return *last_ip_;
+    auto it = ips_.find({hi, lo});
+    if (it == ips_.end()) it = ips_.emplace(std::make_pair(hi, lo), formatIp(hi, lo)).first;
+    last_ip_hi_ = hi;
+    last_ip_lo_ = lo;
+    last_ip_ = &it->second;
+    return it->second;
+  }
+
+  const std::string& macText(uint64_t mac) {
+    auto it = macs_.find(mac);
+    if (it == macs_.end()) it = macs_.emplace(mac, formatMac(mac)).first;
+    return it->second;
+  }
+
+  Statement insert_event_, insert_summary_, insert_interval_;
+  std::unordered_map<uint16_t, std::string> reasons_;
+  std::unordered_map<std::pair<uint64_t, uint64_t>, std::string, Ip6Hash> ips_;
+  std::unordered_map<uint64_t, std::string> macs_;
+  uint64_t last_ip_hi_ = 0, last_ip_lo_ = 0;
+  const std::string* last_ip_ = nullptr;
+  std::string tcp_flags_[256];
+  std::map<SummaryKey, uint64_t> summary_last_;
+  uint64_t summary_total_last_ = 0;
+  uint64_t short_batches_ = 0, short_rows_ = 0, summary_resets_ = 0;
+};
+
+Status DropImporter::importEvents(DropEvents::Reader events, IngestContext& ctx) {
+  auto time_delta = events.getTimeDelta();
+  auto cpu = events.getCpu();
+  auto tid = events.getTid();
+  auto reason = events.getReason();
+  auto location = events.getLocation();
+  auto stack_id = events.getStackId();
+  auto netns = events.getNetns();
+  auto ifindex = events.getIfindex();
+  auto length = events.getLength();
+  auto eth_src = events.getEthSrc();
+  auto eth_dst = events.getEthDst();
+  auto eth_type = events.getEthType();
+  auto vlan_id = events.getVlanId();
+  auto src_hi = events.getSrcHi();
+  auto src_lo = events.getSrcLo();
+  auto dst_hi = events.getDstHi();
+  auto dst_lo = events.getDstLo();
+  auto l4_proto = events.getL4Proto();
+  auto src_port = events.getSrcPort();
+  auto dst_port = events.getDstPort();
+  auto ttl = events.getTtl();
+  auto ip_id = events.getIpId();
+  auto tcp_seq = events.getTcpSeq();
+  auto tcp_flags = events.getTcpFlags();
+  auto icmp_type = events.getIcmpType();
+  auto icmp_code = events.getIcmpCode();
+  auto icmp_id = events.getIcmpId();
+  auto icmp_seq = events.getIcmpSeq();
+  auto arp_op = events.getArpOp();
+  auto l3_kind = events.getL3Kind();
+
+  // Every column should have one entry per drop; a batch that does not is
+  // imported up to its shortest column and the rest counted as lost.
+  const size_t sizes[] = {time_delta.size(), cpu.size(), tid.size(), reason.size(), location.size(),
+                          stack_id.size(), netns.size(), ifindex.size(), length.size(), eth_src.size(),
+                          eth_dst.size(), eth_type.size(), vlan_id.size(), src_hi.size(), src_lo.size(),
+                          dst_hi.size(), dst_lo.size(), l4_proto.size(), src_port.size(), dst_port.size(),
+                          ttl.size(), ip_id.size(), tcp_seq.size(), tcp_flags.size(), icmp_type.size(),
+                          icmp_code.size(), icmp_id.size(), icmp_seq.size(), arp_op.size(), l3_kind.size()};
+  size_t n = time_delta.size();
+  for (size_t s : sizes) n = std::min(n, s);
+  if (n < time_delta.size()) {
+    ++short_batches_;
+    short_rows_ += time_delta.size() - n;
+  }
+
+  sqlite3_stmt* stmt = insert_event_.raw();
+  sqlite3* db = ctx.db().raw();
+  uint64_t time = events.getBaseTimeNs();
+  for (size_t i = 0; i < n; ++i) {
+    time += time_delta[i];
+    const uint8_t l3 = l3_kind[i];
+    const uint8_t l4 = l4_proto[i];
+    const bool is_ip = l3 == 4 || l3 == 6;
+    const bool has_ports = is_ip && (l4 == kIpprotoTcp || l4 == kIpprotoUdp || l4 == kIpprotoSctp);
+    const bool is_icmp = is_ip && (l4 == kIpprotoIcmp || l4 == kIpprotoIcmpv6);
+    const uint16_t ethertype = eth_type[i];
+    sqlite3_bind_int64(stmt, 1, static_cast<int64_t>(time));
+    sqlite3_bind_int64(stmt, 2, cpu[i]);
+    sqlite3_bind_int64(stmt, 3, tid[i]);
+    sqlite3_bind_int64(stmt, 4, reason[i]);
+    if (const std::string* name = reasonName(reason[i], ctx))
+      sqlite3_bind_text(stmt, 5, name->data(), static_cast<int>(name->size()), SQLITE_STATIC);
+    else
+      sqlite3_bind_null(stmt, 5);
+    sqlite3_bind_int64(stmt, 6, static_cast<int64_t>(location[i]));
+    if (stack_id[i] != 0) sqlite3_bind_int64(stmt, 7, stack_id[i]);
+    else sqlite3_bind_null(stmt, 7);
+    sqlite3_bind_int64(stmt, 8, netns[i]);
+    sqlite3_bind_int64(stmt, 9, ifindex[i]);
+    sqlite3_bind_int64(stmt, 10, length[i]);
+    if (ethertype != 0 || eth_src[i] != 0 || eth_dst[i] != 0) {
+      const std::string& src = macText(eth_src[i]);
+      sqlite3_bind_text(stmt, 11, src.data(), static_cast<int>(src.size()), SQLITE_STATIC);
+      const std::string& dst = macText(eth_dst[i]);
+      sqlite3_bind_text(stmt, 12, dst.data(), static_cast<int>(dst.size()), SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(stmt, 11);
+      sqlite3_bind_null(stmt, 12);
+    }
+    if (ethertype != 0) sqlite3_bind_int64(stmt, 13, ethertype);
+    else sqlite3_bind_null(stmt, 13);
+    if (vlan_id[i] != kUntagged) sqlite3_bind_int64(stmt, 14, vlan_id[i]);
+    else sqlite3_bind_null(stmt, 14);
+    const std::string_view l3_name = l3KindName(l3);
+    if (!l3_name.empty()) sqlite3_bind_text(stmt, 15, l3_name.data(), static_cast<int>(l3_name.size()), SQLITE_STATIC);
+    else sqlite3_bind_null(stmt, 15);
+    if (is_ip) {
+      const std::string& src = ipText(src_hi[i], src_lo[i]);
+      sqlite3_bind_text(stmt, 16, src.data(), static_cast<int>(src.size()), SQLITE_STATIC);
+      const std::string& dst = ipText(dst_hi[i], dst_lo[i]);
+      sqlite3_bind_text(stmt, 17, dst.data(), static_cast<int>(dst.size()), SQLITE_STATIC);
+      const std::string_view l4_name = l4ProtoName(l4);
+      sqlite3_bind_text(stmt, 18, l4_name.data(), static_cast<int>(l4_name.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(stmt, 21, ttl[i]);
+      if (l3 == 4) sqlite3_bind_int64(stmt, 22, ip_id[i]);
+      else sqlite3_bind_null(stmt, 22);
+    } else {
+      for (int column : {16, 17, 18, 21, 22}) sqlite3_bind_null(stmt, column);
+    }
+    if (has_ports) {
+      sqlite3_bind_int64(stmt, 19, src_port[i]);
+      sqlite3_bind_int64(stmt, 20, dst_port[i]);
+    } else {
+      sqlite3_bind_null(stmt, 19);
+      sqlite3_bind_null(stmt, 20);
+    }
+    if (is_ip && l4 == kIpprotoTcp) {
+      sqlite3_bind_int64(stmt, 23, tcp_seq[i]);
+      const std::string& flags = tcp_flags_[tcp_flags[i]];
+      sqlite3_bind_text(stmt, 24, flags.data(), static_cast<int>(flags.size()), SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(stmt, 23);
+      sqlite3_bind_null(stmt, 24);
+    }
+    if (is_icmp) {
+      sqlite3_bind_int64(stmt, 25, icmp_type[i]);
+      sqlite3_bind_int64(stmt, 26, icmp_code[i]);
+      sqlite3_bind_int64(stmt, 27, icmp_id[i]);
+      sqlite3_bind_int64(stmt, 28, icmp_seq[i]);
+    } else {
+      for (int column : {25, 26, 27, 28}) sqlite3_bind_null(stmt, column);
+    }
+    if (l3 == 1) sqlite3_bind_int64(stmt, 29, arp_op[i]);
+    else sqlite3_bind_null(stmt, 29);
+    const int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) return Status::error("drop: insert drop_event: ", sqlite3_errmsg(db));
+  }
+  ctx.addRows(n);
+  return Status::ok();
+}
+
+Status DropImporter::importSummary(DropSummary::Reader summary, IngestContext& ctx) {
+  const int64_t interval = summary.getIntervalIndex();
+  const int64_t time = static_cast<int64_t>(summary.getTimeNs());
+  uint64_t keyed = 0;
+  for (DropSummaryEntry::Reader e : summary.getEntries()) {
+    SummaryKey key{e.getStackId(), e.getReason(), e.getNetns(), e.getIfindex(), e.getL3Kind(),
+                   e.getL4Proto(), e.getSrcHi(),  e.getSrcLo(), e.getDstHi(),   e.getDstLo(),
+                   e.getSrcPort(), e.getDstPort(), e.getLocation()};
+    uint64_t& last = summary_last_[key];
+    const uint64_t count = e.getCount();
+    uint64_t grew;
+    if (count >= last) {
+      grew = count - last;
+    } else {
+      grew = count;
+      ++summary_resets_;
+    }
+    last = count;
+    if (grew == 0) continue;
+    keyed += grew;
+    const uint8_t l3 = e.getL3Kind();
+    const uint8_t l4 = e.getL4Proto();
+    const bool is_ip = l3 == 4 || l3 == 6;
+    const bool has_ports = is_ip && (l4 == kIpprotoTcp || l4 == kIpprotoUdp || l4 == kIpprotoSctp);
+    Statement& s = insert_summary_;
+    s.bind(1, interval);
+    s.bind(2, time);
+    if (e.getStackId() != 0) s.bind(3, int64_t{e.getStackId()});
+    else s.bindNull(3);
+    if (const std::string* name = reasonName(e.getReason(), ctx)) s.bindStatic(4, *name);
+    else s.bindNull(4);
+    s.bind(5, int64_t{e.getNetns()});
+    s.bind(6, int64_t{e.getIfindex()});
+    if (is_ip) {
+      s.bindStatic(7, l4ProtoName(l4));
+      s.bind(8, ipText(e.getSrcHi(), e.getSrcLo()));
+      s.bind(9, ipText(e.getDstHi(), e.getDstLo()));
+    } else {
+      s.bindNull(7);
+      s.bindNull(8);
+      s.bindNull(9);
+    }
+    if (has_ports) {
+      s.bind(10, int64_t{e.getSrcPort()});
+      s.bind(11, int64_t{e.getDstPort()});
+    } else {
+      s.bindNull(10);
+      s.bindNull(11);
+    }
+    s.bind(12, static_cast<int64_t>(e.getLocation()));
+    s.bind(13, static_cast<int64_t>(grew));
+    NT_RETURN_IF_ERROR(s.run().context("drop: insert drop_summary"));
+    ctx.addRows(1);
+  }
+  const uint64_t total = summary.getTotalDrops();
+  const uint64_t total_grew = total >= summary_total_last_ ? total - summary_total_last_ : total;
+  summary_total_last_ = total;
+  insert_interval_.bind(1, interval);
+  insert_interval_.bind(2, time);
+  insert_interval_.bind(3, static_cast<int64_t>(total_grew));
+  insert_interval_.bind(4, static_cast<int64_t>(keyed));
+  return insert_interval_.run().context("drop: insert drop_interval");
+}
+
+Status DropImporter::addReportSections(Db& db, ReportBuilder& report) {
+  NT_ASSIGN_OR_RETURN(int64_t total, db.queryInt("SELECT COALESCE(SUM(drops), 0) FROM drop_count"));
+  if (total == 0) return Status::ok();
+  NT_ASSIGN_OR_RETURN(int64_t reasons, db.queryInt("SELECT COUNT(*) FROM drop_by_reason"));
+  NT_ASSIGN_OR_RETURN(Statement top, db.prepare("SELECT reason, drops FROM drop_by_reason LIMIT 1"));
+  NT_ASSIGN_OR_RETURN(bool has_top, top.step());
+  report.headline("Packet drops", std::to_string(total));
+  report.headline("Distinct drop reasons", std::to_string(reasons));
+  if (has_top) {
+    const int64_t top_drops = top.columnInt(1);
+    char share[32];
+    std::snprintf(share, sizeof(share), "%.1f", 100.0 * static_cast<double>(top_drops) / static_cast<double>(total));
+    report.headline("Top drop reason", top.columnText(0) + " (" + share + "%)");
+  }
+  NT_ASSIGN_OR_RETURN(int64_t unkeyed,
+                      db.queryInt("SELECT COALESCE(SUM(drops - keyed_drops), 0) FROM drop_interval "
+                                  "WHERE NOT EXISTS (SELECT 1 FROM drop_event)"));
+
+  report.beginSection("drop", "Packet drops",
+                      "Packets the kernel freed through kfree_skb with a drop reason (skb:kfree_skb). "
+                      "Reasons come from the recorded kernel's enum skb_drop_reason; the location is the "
+                      "function that freed the packet." +
+                          std::string(unkeyed > 0 ? " " + std::to_string(unkeyed) +
+                                                        " drops did not fit in the in-kernel summary map and "
+                                                        "appear only in totals."
+                                                  : ""));
+  NT_RETURN_IF_ERROR(report.bar("Drops by reason", db, "SELECT reason, drops FROM drop_by_reason"));
+  NT_RETURN_IF_ERROR(report.timeSeries("Drops per second by reason", db,
+                                       "SELECT time_ns, reason, drops FROM drop_over_time", true));
+  NT_RETURN_IF_ERROR(report.table("Drops by device", db,
+                                  "SELECT device, netns, ifindex, drops FROM drop_by_device", 100));
+  NT_RETURN_IF_ERROR(report.table("Drops by location", db,
+                                  "SELECT location_text AS location, drops FROM drop_by_location", 100));
+  NT_RETURN_IF_ERROR(report.stacks("Top drop stacks with their most frequent flow", db,
+                                   "SELECT drops AS count, stack_id, "
+                                   "COALESCE(reason, '-') || ': ' || COALESCE(top_flow, '') AS label "
+                                   "FROM drop_by_stack",
+                                   20));
+  NT_ASSIGN_OR_RETURN(int64_t events, db.queryInt("SELECT COUNT(*) FROM drop_event"));
+  if (events > 0)
+    NT_RETURN_IF_ERROR(report.table(
+        "First drops in detail", db,
+        "SELECT strftime('%Y-%m-%d %H:%M:%f', realtime_ns / 1e9, 'unixepoch') AS time_utc, cpu, comm, device, "
+        "reason, location, src_ip, src_port, dst_ip, dst_port, l4, tcp_flags, length, eth_src, eth_dst, vlan_id "
+        "FROM drop_detail ORDER BY time_ns LIMIT 500",
+        500));
+  return Status::ok();
+}
+
+}  // namespace
+
+std::unique_ptr<FamilyImporter> makeImporter() { return std::make_unique<DropImporter>(); }
+
+}  // namespace nettrail::drop

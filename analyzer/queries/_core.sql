@@ -1,6 +1,8 @@
 -- Core tables every recording has, whatever its probe families.
 -- Times are CLOCK_BOOTTIME nanoseconds of the recorded host unless a column says
 -- otherwise; realtime_ns columns are derived through clock_anchor.
+-- View column lists hold names only (SQLite rejects types there); the comment
+-- above each column says what it holds.
 
 -- Facts from the recording header, one row per fact.
 CREATE TABLE meta(
@@ -171,13 +173,13 @@ CREATE TABLE stats(
 -- Stack frames with their text form, e.g. tcp_v4_rcv+0x1a3 [kernel].
 CREATE VIEW stack_frame_text(
   -- Stack id.
-  stack_id INTEGER,
+  stack_id,
   -- 0 for the innermost frame.
-  frame_index INTEGER,
+  frame_index,
   -- symbol+0xoffset, or the raw address in hex when unresolved.
-  frame TEXT,
+  frame,
   -- 1 for tracing-machinery frames.
-  tracing INTEGER
+  tracing
 ) AS
 SELECT stack_id, frame_index,
        CASE WHEN symbol IS NULL THEN printf('0x%x', address)
@@ -189,15 +191,15 @@ FROM stack_frame;
 -- Data-loss and error rows from the recorder and the ingest, for the first screen.
 CREATE VIEW loss_summary(
   -- recorder or ingest.
-  origin TEXT,
+  origin,
   -- Family or source.
-  source TEXT,
+  source,
   -- Counter or stats name.
-  name TEXT,
+  name,
   -- Total over CPUs.
-  value INTEGER,
+  value,
   -- Explanation, when known.
-  detail TEXT
+  detail
 ) AS
 SELECT 'recorder', family, name, SUM(value), NULL FROM counter
   WHERE data_loss = 1 GROUP BY family, name HAVING SUM(value) > 0

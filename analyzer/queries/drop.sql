@@ -93,40 +93,197 @@ CREATE TABLE drop_summary(
   drops INTEGER
 );
 
--- Drops per reason over the whole recording (details mode).
+-- Per-interval totals of the in-kernel summary (summary mode), including drops
+-- whose key did not fit in the summary map.
+CREATE TABLE drop_interval(
+  -- Interval number, 0 for the first.
+  interval_index INTEGER,
+  -- CLOCK_BOOTTIME at the end of the interval, ns.
+  time_ns INTEGER,
+  -- Drops that passed the filters in this interval.
+  drops INTEGER,
+  -- Drops in this interval counted in drop_summary rows (the rest had no room in the map).
+  keyed_drops INTEGER
+);
+
+-- Every drop count the recording has, in one shape: one row per recorded drop
+-- (details mode) or per key and interval (summary mode, used only when the
+-- recording has no per-drop rows, so nothing is counted twice).
+CREATE VIEW drop_count(
+  -- CLOCK_BOOTTIME of the drop, or of the end of its summary interval, ns.
+  time_ns,
+  -- Summary interval number; NULL for per-drop rows.
+  interval_index,
+  -- Kernel stack id, NULL if none.
+  stack_id,
+  -- Reason name without the SKB_DROP_REASON_ prefix.
+  reason,
+  -- Network namespace inode.
+  netns,
+  -- Interface index, 0 when the skb had no device.
+  ifindex,
+  -- L4 protocol name.
+  l4,
+  -- Source IP in text form.
+  src_ip,
+  -- Destination IP in text form.
+  dst_ip,
+  -- Source port.
+  src_port,
+  -- Destination port.
+  dst_port,
+  -- Address kfree_skb was called from.
+  location,
+  -- Number of drops the row stands for.
+  drops
+) AS
+SELECT time_ns, NULL, stack_id, reason, netns, ifindex, l4, src_ip, dst_ip, src_port, dst_port, location, 1
+FROM drop_event
+UNION ALL
+SELECT time_ns, interval_index, stack_id, reason, netns, ifindex, l4, src_ip, dst_ip, src_port, dst_port,
+       location, drops
+FROM drop_summary WHERE NOT EXISTS (SELECT 1 FROM drop_event);
+
+-- Drops per reason over the whole recording.
 CREATE VIEW drop_by_reason(
   -- Reason name without prefix.
-  reason TEXT,
+  reason,
   -- Number of drops.
-  drops INTEGER
-) AS SELECT reason, COUNT(*) FROM drop_event GROUP BY reason ORDER BY 2 DESC;
+  drops
+) AS SELECT COALESCE(reason, '-'), SUM(drops) FROM drop_count GROUP BY reason ORDER BY 2 DESC;
 
--- Drops per device (details mode).
+-- Drops per device.
 CREATE VIEW drop_by_device(
   -- Network namespace inode.
-  netns INTEGER,
+  netns,
   -- Interface index.
-  ifindex INTEGER,
+  ifindex,
   -- Interface name, or '-' when the skb had no device.
-  device TEXT,
+  device,
   -- Number of drops.
-  drops INTEGER
+  drops
 ) AS
-SELECT d.netns, d.ifindex, COALESCE(i.name, CASE WHEN d.ifindex = 0 THEN '-' ELSE 'if' || d.ifindex END), COUNT(*)
-FROM drop_event d LEFT JOIN interface i ON i.netns = d.netns AND i.ifindex = d.ifindex
+SELECT d.netns, d.ifindex, COALESCE(i.name, CASE WHEN d.ifindex = 0 THEN '-' ELSE 'if' || d.ifindex END),
+       SUM(d.drops)
+FROM drop_count d LEFT JOIN interface i ON i.netns = d.netns AND i.ifindex = d.ifindex
 GROUP BY d.netns, d.ifindex ORDER BY 4 DESC;
 
--- Drops per location (the function that freed the skb), details mode.
+-- Drops per location (the function that freed the skb).
 CREATE VIEW drop_by_location(
   -- Address kfree_skb was called from.
-  location INTEGER,
+  location,
   -- symbol+0xoffset of the location.
-  location_text TEXT,
+  location_text,
   -- Number of drops.
-  drops INTEGER
+  drops
 ) AS
-SELECT d.location,
+SELECT location,
+       COALESCE((SELECT printf('%s+0x%x', s.name, g.location - s.address) FROM kernel_symbol s
+                 WHERE s.address <= g.location ORDER BY s.address DESC LIMIT 1), printf('0x%x', g.location)),
+       drops
+FROM (SELECT location, SUM(drops) AS drops FROM drop_count GROUP BY location) g ORDER BY 3 DESC;
+
+-- Drops per kernel stack with the flow that hit it most.
+CREATE VIEW drop_by_stack(
+  -- Kernel stack id (stack_frame_text has its frames).
+  stack_id,
+  -- Number of drops with this stack.
+  drops,
+  -- Reason of most drops with this stack.
+  reason,
+  -- Most frequent flow, e.g. 10.0.0.1:40000 -> 10.0.0.2:80 (TCP), and its share.
+  top_flow
+) AS
+SELECT g.stack_id, g.drops,
+       (SELECT reason FROM drop_count c WHERE c.stack_id = g.stack_id
+        GROUP BY reason ORDER BY SUM(drops) DESC LIMIT 1),
+       (SELECT COALESCE(c.src_ip, '?') || CASE WHEN c.src_port IS NULL THEN '' ELSE ':' || c.src_port END
+               || ' -> ' || COALESCE(c.dst_ip, '?') || CASE WHEN c.dst_port IS NULL THEN '' ELSE ':' || c.dst_port END
+               || ' (' || COALESCE(c.l4, '-') || ')  ' || SUM(c.drops) || ' of ' || g.drops
+        FROM drop_count c WHERE c.stack_id = g.stack_id
+        GROUP BY c.src_ip, c.dst_ip, c.src_port, c.dst_port, c.l4 ORDER BY SUM(c.drops) DESC LIMIT 1)
+FROM (SELECT stack_id, SUM(drops) AS drops FROM drop_count WHERE stack_id IS NOT NULL GROUP BY stack_id) g
+ORDER BY g.drops DESC;
+
+-- Drops per second and reason.
+CREATE VIEW drop_over_time(
+  -- Start of the one-second bucket, CLOCK_BOOTTIME ns (clock_anchor maps it to wall time).
+  time_ns,
+  -- Reason name without prefix.
+  reason,
+  -- Drops in the bucket.
+  drops
+) AS
+SELECT (time_ns / 1000000000) * 1000000000, COALESCE(reason, '-'), SUM(drops)
+FROM drop_count GROUP BY time_ns / 1000000000, reason ORDER BY 1, 2;
+
+-- Per-drop rows with names resolved, for detail tables and `nettrail events`.
+CREATE VIEW drop_detail(
+  -- CLOCK_BOOTTIME of the drop, ns.
+  time_ns,
+  -- CLOCK_REALTIME of the drop, ns, through the nearest earlier clock anchor.
+  realtime_ns,
+  -- CPU.
+  cpu,
+  -- Thread id.
+  tid,
+  -- Thread name (untrusted text).
+  comm,
+  -- Interface name, '-' without a device.
+  device,
+  -- Reason name without prefix.
+  reason,
+  -- Location as symbol+0xoffset.
+  location,
+  -- Kernel stack id.
+  stack_id,
+  -- Source MAC.
+  eth_src,
+  -- Destination MAC.
+  eth_dst,
+  -- 802.1Q VLAN id, NULL if untagged.
+  vlan_id,
+  -- IPv4, IPv6, ARP, other or NULL.
+  l3,
+  -- Source IP.
+  src_ip,
+  -- Destination IP.
+  dst_ip,
+  -- L4 protocol name.
+  l4,
+  -- Source port.
+  src_port,
+  -- Destination port.
+  dst_port,
+  -- skb->len.
+  length,
+  -- TTL or hop limit.
+  ttl,
+  -- IPv4 identification.
+  ip_id,
+  -- TCP flags as letters.
+  tcp_flags,
+  -- TCP sequence number.
+  tcp_seq,
+  -- ICMP type.
+  icmp_type,
+  -- ICMP echo id.
+  icmp_id,
+  -- ICMP echo sequence.
+  icmp_seq
+) AS
+SELECT d.time_ns,
+       d.time_ns + COALESCE(
+         (SELECT a.realtime_ns - a.boottime_ns FROM clock_anchor a WHERE a.boottime_ns <= d.time_ns
+          ORDER BY a.boottime_ns DESC LIMIT 1),
+         (SELECT a.realtime_ns - a.boottime_ns FROM clock_anchor a ORDER BY a.boottime_ns LIMIT 1)),
+       d.cpu, d.tid, p.comm,
+       COALESCE(i.name, CASE WHEN d.ifindex = 0 THEN '-' ELSE 'if' || d.ifindex END),
+       d.reason,
        COALESCE((SELECT printf('%s+0x%x', s.name, d.location - s.address) FROM kernel_symbol s
                  WHERE s.address <= d.location ORDER BY s.address DESC LIMIT 1), printf('0x%x', d.location)),
-       COUNT(*)
-FROM drop_event d GROUP BY d.location ORDER BY 3 DESC;
+       d.stack_id, d.eth_src, d.eth_dst, d.vlan_id, d.l3, d.src_ip, d.dst_ip, d.l4, d.src_port, d.dst_port,
+       d.length, d.ttl, d.ip_id, d.tcp_flags, d.tcp_seq, d.icmp_type, d.icmp_id, d.icmp_seq
+FROM drop_event d
+LEFT JOIN process p ON p.tid = d.tid
+LEFT JOIN interface i ON i.netns = d.netns AND i.ifindex = d.ifindex;

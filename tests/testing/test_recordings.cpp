@@ -54,7 +54,8 @@ void writeSyntheticRecording(const std::string& path, const SyntheticRecording& 
     argv.set(1, "--synthetic");
     header.setStartBoottimeNs(recording.start_boottime_ns);
     header.setStartRealtimeNs(recording.start_realtime_ns);
-    header.setRecordingId("synthetic");
+    header.setRecordingId(recording.recording_id);
+    header.setSegment(recording.segment);
     auto probes = header.initProbes(1);
     probes[0].setFamily("drop");
     auto options = probes[0].initOptions(1);
@@ -101,9 +102,9 @@ void writeSyntheticRecording(const std::string& path, const SyntheticRecording& 
   }
   {
     capnp::MallocMessageBuilder message;
-    auto symbols = message.initRoot<Chunk>().initKernelSymbols(3);
-    const char* names[] = {"kfree_skb_reason", "tcp_v4_rcv", "ip_local_deliver"};
-    for (unsigned i = 0; i < 3; ++i) {
+    auto symbols = message.initRoot<Chunk>().initKernelSymbols(4);
+    const char* names[] = {"kfree_skb_reason", "tcp_v4_rcv", "ip_local_deliver", "bpf_trace_run2"};
+    for (unsigned i = 0; i < 4; ++i) {
       symbols[i].setAddress(0xffffffff81000000ull + i * 0x1000);
       symbols[i].setSize(0x1000);
       symbols[i].setName(names[i]);
@@ -112,13 +113,19 @@ void writeSyntheticRecording(const std::string& path, const SyntheticRecording& 
   }
   {
     capnp::MallocMessageBuilder message;
-    auto stacks = message.initRoot<Chunk>().initStacks(1);
+    auto stacks = message.initRoot<Chunk>().initStacks(2);
     stacks[0].setId(1);
     stacks[0].setKernel(true);
     auto frames = stacks[0].initFrames(3);
     frames.set(0, 0xffffffff81000010ull);
     frames.set(1, 0xffffffff81001234ull);
     frames.set(2, 0xffffffff81002050ull);
+    stacks[1].setId(2);
+    stacks[1].setKernel(true);
+    auto frames2 = stacks[1].initFrames(3);
+    frames2.set(0, 0xffffffff81003020ull);
+    frames2.set(1, 0xffffffff81000010ull);
+    frames2.set(2, 0xffffffff90000000ull);
     writeOrThrow(writer, message);
   }
   for (size_t start = 0; start < recording.drops.size(); start += recording.drops_per_batch) {
@@ -170,27 +177,58 @@ void writeSyntheticRecording(const std::string& path, const SyntheticRecording& 
       netns.set(i, d.netns);
       ifindex.set(i, d.ifindex);
       length.set(i, 60);
-      eth_src.set(i, 0x020000000001ull);
-      eth_dst.set(i, 0x020000000002ull);
-      eth_type.set(i, 0x0800);
-      vlan.set(i, 0xffff);
-      src_hi.set(i, 0);
-      src_lo.set(i, 0x0000ffff00000000ull | d.src_v4);
-      dst_hi.set(i, 0);
-      dst_lo.set(i, 0x0000ffff00000000ull | d.dst_v4);
+      eth_src.set(i, d.eth_src);
+      eth_dst.set(i, d.eth_dst);
+      eth_type.set(i, d.l3_kind == 6 ? 0x86dd : d.l3_kind == 1 ? 0x0806 : d.l3_kind == 4 ? 0x0800 : 0);
+      vlan.set(i, d.vlan_id);
+      if (d.l3_kind == 6) {
+        src_hi.set(i, d.src_hi);
+        src_lo.set(i, d.src_lo);
+        dst_hi.set(i, d.dst_hi);
+        dst_lo.set(i, d.dst_lo);
+      } else {
+        src_hi.set(i, 0);
+        src_lo.set(i, 0x0000ffff00000000ull | d.src_v4);
+        dst_hi.set(i, 0);
+        dst_lo.set(i, 0x0000ffff00000000ull | d.dst_v4);
+      }
       l4.set(i, d.l4_proto);
       sport.set(i, d.src_port);
       dport.set(i, d.dst_port);
       ttl.set(i, 64);
       ip_id.set(i, static_cast<uint16_t>(i));
-      seq.set(i, 1000 + static_cast<uint32_t>(i));
-      flags.set(i, 0x02);
+      seq.set(i, d.tcp_seq + static_cast<uint32_t>(i));
+      flags.set(i, d.tcp_flags);
       icmp_type.set(i, 0);
       icmp_code.set(i, 0);
       icmp_id.set(i, 0);
       icmp_seq.set(i, 0);
-      arp.set(i, 0);
-      l3.set(i, 4);
+      arp.set(i, d.l3_kind == 1 ? 1 : 0);
+      l3.set(i, d.l3_kind);
+    }
+    writeOrThrow(writer, message);
+  }
+  for (const SyntheticSummary& snapshot : recording.summaries) {
+    capnp::MallocMessageBuilder message;
+    auto summary = message.initRoot<Chunk>().initBatch().initDrop().initSummary();
+    summary.setTimeNs(snapshot.time_ns);
+    summary.setIntervalIndex(snapshot.interval_index);
+    summary.setTotalDrops(snapshot.total_drops);
+    auto entries = summary.initEntries(static_cast<unsigned>(snapshot.entries.size()));
+    for (unsigned i = 0; i < snapshot.entries.size(); ++i) {
+      const SyntheticSummaryEntry& e = snapshot.entries[i];
+      entries[i].setStackId(e.stack_id);
+      entries[i].setReason(e.reason);
+      entries[i].setNetns(4026531840u);
+      entries[i].setIfindex(e.ifindex);
+      entries[i].setL3Kind(4);
+      entries[i].setL4Proto(e.l4_proto);
+      entries[i].setSrcLo(0x0000ffff00000000ull | e.src_v4);
+      entries[i].setDstLo(0x0000ffff00000000ull | e.dst_v4);
+      entries[i].setSrcPort(e.src_port);
+      entries[i].setDstPort(e.dst_port);
+      entries[i].setLocation(0xffffffff81000100ull);
+      entries[i].setCount(e.count);
     }
     writeOrThrow(writer, message);
   }
@@ -198,12 +236,19 @@ void writeSyntheticRecording(const std::string& path, const SyntheticRecording& 
     capnp::MallocMessageBuilder message;
     auto stats = message.initRoot<Chunk>().initStats();
     stats.setTimeBoottimeNs(recording.start_boottime_ns);
-    auto counters = stats.initCounters(1);
+    auto counters = stats.initCounters(1 + static_cast<unsigned>(recording.loss_counters.size()));
     counters[0].setFamily("drop");
     counters[0].setName("ring_reserve_failed");
     counters[0].setCpu(-1);
     counters[0].setValue(0);
     counters[0].setDataLoss(true);
+    for (unsigned i = 0; i < recording.loss_counters.size(); ++i) {
+      counters[i + 1].setFamily("drop");
+      counters[i + 1].setName(recording.loss_counters[i].first);
+      counters[i + 1].setCpu(static_cast<int32_t>(i));
+      counters[i + 1].setValue(recording.loss_counters[i].second);
+      counters[i + 1].setDataLoss(true);
+    }
     writeOrThrow(writer, message);
   }
   if (recording.trailer) {

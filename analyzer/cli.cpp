@@ -1,0 +1,494 @@
+#include "cli.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "db.h"
+#include "family.h"
+#include "info.h"
+#include "ingest.h"
+#include "report.h"
+#include "text_escape.h"
+#include "text_views.h"
+
+namespace nettrail {
+namespace {
+
+struct OptionSpec {
+  const char* name;        // long name without dashes
+  char short_name;         // 0 if none
+  bool takes_value;
+  const char* help;
+};
+
+struct ParsedArgs {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> values;  // long name -> value ("" for flags)
+  bool has(const std::string& name) const { return values.count(name) > 0; }
+  std::string get(const std::string& name, const std::string& fallback) const {
+    auto it = values.find(name);
+    return it == values.end() ? fallback : it->second;
+  }
+};
+
+struct Verb;
+using RunFunction = int (*)(const Verb& verb, const ParsedArgs& args, CliContext& cli);
+
+struct Verb {
+  const char* name;
+  const char* summary;   // one line, for `nettrail --help`
+  const char* usage;     // "nettrail top FILE [options]"
+  const char* details;   // paragraph after the usage; may be empty
+  std::vector<OptionSpec> options;
+  RunFunction run;
+  const char* alias = nullptr;
+};
+
+const std::vector<Verb>& verbs();
+
+// A usage error: message plus a pointer to help, exit code 2.
+int usageError(CliContext& cli, const std::string& message, const char* verb = nullptr) {
+  cli.err << "nettrail: " << message << "\n";
+  if (verb) cli.err << "Try 'nettrail " << verb << " --help'.\n";
+  else cli.err << "Try 'nettrail --help'.\n";
+  return kExitUsage;
+}
+
+int failure(CliContext& cli, const Status& status) {
+  cli.err << "nettrail: " << escapeForTerminal(status.message()) << "\n";
+  return kExitError;
+}
+
+std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = 3;  // suggest only close matches
+  for (const std::string& c : candidates) {
+    const size_t d = editDistance(word, c);
+    const size_t limit = std::max<size_t>(1, std::min<size_t>(2, c.size() / 3));
+    if (d <= limit && d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+void printVerbHelp(const Verb& verb, std::ostream& out) {
+  out << "usage: " << verb.usage << "\n\n" << verb.summary << "\n";
+  if (verb.details && *verb.details) out << "\n" << verb.details << "\n";
+  if (verb.alias) out << "\nAlias: nettrail " << verb.alias << "\n";
+  out << "\nOptions:\n";
+  for (const OptionSpec& o : verb.options) {
+    std::string left = "  ";
+    left += o.short_name ? std::string("-") + o.short_name + ", " : "    ";
+    left += std::string("--") + o.name + (o.takes_value ? " VALUE" : "");
+    if (left.size() < 28) left += std::string(28 - left.size(), ' ');
+    else left += "  ";
+    out << left << o.help << "\n";
+  }
+  out << "  -h, --help                Show this help\n";
+}
+
+void printMainHelp(std::ostream& out) {
+  out << "usage: nettrail VERB [ARGS] [OPTIONS]\n\n"
+         "Analyze nettrail-record recordings (.ntr): ingest into SQLite, terminal views, HTML reports.\n\n"
+         "Verbs:\n";
+  for (const Verb& verb : verbs()) {
+    std::string name = verb.name;
+    if (verb.alias) name += " (" + std::string(verb.alias) + ")";
+    out << "  " << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ') << verb.summary << "\n";
+  }
+  out << "\nRun 'nettrail help VERB' or 'nettrail VERB --help' for a verb's options.\n"
+         "Exit status: 0 success, 1 error, 2 usage error.\n";
+}
+
+// Parses `args` (after the verb) against the verb's options. Returns an exit
+// code on a usage error.
+std::optional<int> parseArgs(const Verb& verb, const std::vector<std::string>& args, size_t first, ParsedArgs* parsed,
+                             CliContext& cli) {
+  bool options_done = false;
+  for (size_t i = first; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (options_done || arg.size() < 2 || arg[0] != '-') {
+      parsed->positional.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
+      continue;
+    }
+    if (arg == "-h" || arg == "--help") {
+      printVerbHelp(verb, cli.out);
+      return kExitOk;
+    }
+    const OptionSpec* spec = nullptr;
+    std::string name;
+    std::optional<std::string> inline_value;
+    if (arg[1] == '-') {
+      name = arg.substr(2);
+      const size_t eq = name.find('=');
+      if (eq != std::string::npos) {
+        inline_value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      for (const OptionSpec& o : verb.options)
+        if (name == o.name) spec = &o;
+    } else {
+      if (arg.size() > 2) inline_value = arg.substr(2);  // -t5
+      for (const OptionSpec& o : verb.options)
+        if (o.short_name == arg[1]) spec = &o;
+      name = arg.substr(0, 2);
+    }
+    if (!spec) {
+      std::vector<std::string> names;
+      for (const OptionSpec& o : verb.options) names.push_back(o.name);
+      std::string message = std::string(verb.name) + ": unknown option " + escapeForTerminal(arg);
+      const std::string suggestion = arg[1] == '-' ? closest(name, names) : "";
+      if (!suggestion.empty()) message += "; did you mean --" + suggestion + "?";
+      return usageError(cli, message, verb.name);
+    }
+    if (spec->takes_value) {
+      if (inline_value) {
+        parsed->values[spec->name] = *inline_value;
+      } else if (i + 1 < args.size()) {
+        parsed->values[spec->name] = args[++i];
+      } else {
+        return usageError(cli, std::string(verb.name) + ": option --" + spec->name + " needs a value", verb.name);
+      }
+    } else {
+      if (inline_value) return usageError(cli, std::string(verb.name) + ": option --" + spec->name + " takes no value", verb.name);
+      parsed->values[spec->name] = "";
+    }
+  }
+  return std::nullopt;
+}
+
+// Parses a whole non-negative integer, or fails with a message naming the option.
+std::optional<int64_t> parseCount(const std::string& text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  int64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  return value;
+}
+
+std::optional<double> parseSeconds(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text.c_str(), &end);
+  if (errno != 0 || end != text.c_str() + text.size() || !(value >= 0) || value > 1e9) return std::nullopt;
+  return value;
+}
+
+bool fileExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Opens an analysis input: a database from `nettrail ingest` (read-only) or a
+// recording, ingested into an in-memory database.
+Result<std::unique_ptr<Db>> openInput(const std::string& path, CliContext& cli) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return Status::error("open ", path, ": ", errnoText(errno));
+    return Status::error("open ", path, ": cannot read it");
+  }
+  char magic[16] = {};
+  in.read(magic, sizeof(magic));
+  const bool is_sqlite = in.gcount() == 16 && std::memcmp(magic, "SQLite format 3", 16) == 0;
+  if (is_sqlite) {
+    NT_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::open(path, /*read_only=*/true));
+    auto tables = db->queryInt("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('meta', 'stats')");
+    if (!tables.isOk())
+      return Status::error(path, ": database unreadable (", tables.status().message(), ")");
+    if (*tables < 2)
+      return Status::error(path, ": an SQLite database, but not one written by nettrail ingest (no meta or stats "
+                                 "table)");
+    return db;
+  }
+  NT_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::open(":memory:"));
+  IngestOptions options;
+  options.progress = cli.stderr_is_tty;
+  NT_RETURN_IF_ERROR(ingestRecordings({path}, *db, options));
+  return db;
+}
+
+// Data-loss lines for terminal views, so a partial picture never looks complete.
+Status printLossWarning(Db& db, CliContext& cli) {
+  NT_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT origin, source, name, value, detail FROM loss_summary"));
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, stmt.step());
+    if (!row) break;
+    cli.err << "warning: " << escapeForTerminal(stmt.columnText(1)) << " " << escapeForTerminal(stmt.columnText(2))
+            << " = " << stmt.columnInt(3);
+    if (!stmt.columnIsNull(4)) cli.err << ": " << escapeForTerminal(stmt.columnText(4));
+    cli.err << "\n";
+  }
+  return Status::ok();
+}
+
+int needPositional(const Verb& verb, const ParsedArgs& args, size_t count, CliContext& cli) {
+  if (args.positional.size() < count)
+    return usageError(cli, std::string(verb.name) + ": missing argument; usage: " + verb.usage, verb.name);
+  if (args.positional.size() > count)
+    return usageError(cli, std::string(verb.name) + ": unexpected argument " + escapeForTerminal(args.positional[count]),
+                      verb.name);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------- verbs
+
+int runInfo(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 1, cli)) return rc;
+  Status status = printRecordingInfo(args.positional[0], args.has("json"), cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status);
+}
+
+int runIngest(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (args.positional.empty())
+    return usageError(cli, "ingest: no recording given; usage: " + std::string(verb.usage), verb.name);
+  if (!args.has("output")) return usageError(cli, "ingest: -o OUT.db is required", verb.name);
+  const std::string out_path = args.get("output", "");
+  if (out_path.empty()) return usageError(cli, "ingest: -o needs a file name", verb.name);
+  if (fileExists(out_path) && !args.has("force"))
+    return failure(cli, Status::error("ingest: ", out_path, " exists; use --force to replace it"));
+  // Build under a temporary name so an interrupted ingest never leaves a
+  // database that looks complete.
+  const std::string temp_path = out_path + ".partial-" + std::to_string(getpid());
+  std::remove(temp_path.c_str());
+  IngestSummary summary;
+  Status status = [&]() -> Status {
+    NT_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::open(temp_path));
+    IngestOptions options;
+    options.progress = args.has("progress") || cli.stderr_is_tty;
+    NT_RETURN_IF_ERROR(ingestRecordings(args.positional, *db, options, &summary));
+    NT_ASSIGN_OR_RETURN(int64_t losses, db->queryInt("SELECT COUNT(*) FROM loss_summary"));
+    if (losses > 0) NT_RETURN_IF_ERROR(printLossWarning(*db, cli));
+    return Status::ok();
+  }();
+  if (status.isOk() && std::rename(temp_path.c_str(), out_path.c_str()) != 0)
+    status = Status::error("ingest: rename ", temp_path, " to ", out_path, ": ", errnoText(errno));
+  if (!status.isOk()) {
+    std::remove(temp_path.c_str());
+    return failure(cli, status);
+  }
+  char rate[64];
+  std::snprintf(rate, sizeof(rate), "%.2f s (%.0f rows/s)", summary.seconds,
+                summary.seconds > 0 ? static_cast<double>(summary.rows) / summary.seconds : 0.0);
+  cli.err << "ingested " << summary.rows << " rows from " << args.positional.size() << " file(s) into "
+          << escapeForTerminal(out_path) << " in " << rate << "\n";
+  return kExitOk;
+}
+
+int runQuery(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 2, cli)) return rc;
+  const std::string format = args.get("format", "table");
+  QueryFormat query_format;
+  if (format == "table") query_format = QueryFormat::kTable;
+  else if (format == "csv") query_format = QueryFormat::kCsv;
+  else if (format == "json") query_format = QueryFormat::kJson;
+  else return usageError(cli, "query: --format " + escapeForTerminal(format) + ": expected table, csv or json", verb.name);
+  auto db = openInput(args.positional[0], cli);
+  if (!db.isOk()) return failure(cli, db.status());
+  Status status = printQuery(**db, args.positional[1], query_format, cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status.context("query"));
+}
+
+int runTop(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 1, cli)) return rc;
+  TopOptions options;
+  if (args.has("top")) {
+    auto n = parseCount(args.get("top", ""));
+    if (!n || *n < 1 || *n > 100000)
+      return usageError(cli, "top: --top " + escapeForTerminal(args.get("top", "")) + ": expected a whole number >= 1",
+                        verb.name);
+    options.top = static_cast<int>(*n);
+  }
+  const std::string group_by = args.get("group-by", "all");
+  if (group_by == "stack") options.group_by = TopGroupBy::kStack;
+  else if (group_by == "fivetuple") options.group_by = TopGroupBy::kFiveTuple;
+  else if (group_by == "all") options.group_by = TopGroupBy::kAll;
+  else return usageError(cli, "top: --group-by " + escapeForTerminal(group_by) + ": expected stack, fivetuple or all", verb.name);
+  if (args.has("interval")) {
+    auto seconds = parseSeconds(args.get("interval", ""));
+    if (!seconds || *seconds <= 0)
+      return usageError(cli, "top: --interval " + escapeForTerminal(args.get("interval", "")) +
+                                 ": expected a number of seconds > 0", verb.name);
+    options.interval_seconds = *seconds;
+  }
+  auto db = openInput(args.positional[0], cli);
+  if (!db.isOk()) return failure(cli, db.status());
+  Status status = printLossWarning(**db, cli);
+  if (status.isOk()) status = printTopDrops(**db, options, cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status.context("top"));
+}
+
+int runDrops(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 1, cli)) return rc;
+  const std::string by = args.get("by", "reason");
+  if (by != "reason" && by != "device" && by != "location" && by != "stack")
+    return usageError(cli, "drops: --by " + escapeForTerminal(by) + ": expected reason, device, location or stack", verb.name);
+  auto db = openInput(args.positional[0], cli);
+  if (!db.isOk()) return failure(cli, db.status());
+  Status status = printLossWarning(**db, cli);
+  if (status.isOk()) status = printDropTable(**db, by, cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status.context("drops"));
+}
+
+int runEvents(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 1, cli)) return rc;
+  int64_t limit = 50;
+  if (args.has("limit")) {
+    auto n = parseCount(args.get("limit", ""));
+    if (!n) return usageError(cli, "events: --limit " + escapeForTerminal(args.get("limit", "")) + ": expected a whole number", verb.name);
+    limit = *n;
+  }
+  auto db = openInput(args.positional[0], cli);
+  if (!db.isOk()) return failure(cli, db.status());
+  Status status = printLossWarning(**db, cli);
+  if (status.isOk()) status = printDropEvents(**db, limit, cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status.context("events"));
+}
+
+int runReport(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 1, cli)) return rc;
+  const std::string out_path = args.get("output", "");
+  if (out_path.empty()) return usageError(cli, "report: -o OUT.html is required", verb.name);
+  auto db = openInput(args.positional[0], cli);
+  if (!db.isOk()) return failure(cli, db.status());
+  Status status = writeHtmlReport(**db, out_path);
+  if (!status.isOk()) return failure(cli, status.context("report"));
+  cli.err << "wrote " << escapeForTerminal(out_path) << "\n";
+  return kExitOk;
+}
+
+int runFamilies(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 0, cli)) return rc;
+  for (const FamilyEntry& family : buildFamilyRegistry())
+    cli.out << family.name << std::string(family.name.size() < 12 ? 12 - family.name.size() : 1, ' ') << family.summary
+            << "\n";
+  return kExitOk;
+}
+
+int runHelp(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (args.positional.empty()) {
+    printMainHelp(cli.out);
+    return kExitOk;
+  }
+  if (args.positional.size() > 1) return usageError(cli, "help: give one verb", verb.name);
+  for (const Verb& v : verbs()) {
+    if (args.positional[0] == v.name || (v.alias && args.positional[0] == v.alias)) {
+      printVerbHelp(v, cli.out);
+      return kExitOk;
+    }
+  }
+  return usageError(cli, "help: unknown verb " + escapeForTerminal(args.positional[0]));
+}
+
+const std::vector<Verb>& verbs() {
+  static const std::vector<Verb> kVerbs = {
+      {"info", "Show a recording's header, probes, counts and data loss", "nettrail info FILE.ntr [--json]",
+       "Reads the recording directly (no database). Data loss (file damage and events the recorder could not "
+       "record) is listed first.",
+       {{"json", 0, false, "Print JSON instead of text"}},
+       &runInfo},
+      {"ingest", "Load recordings into an SQLite database", "nettrail ingest FILE.ntr [FILE2.ntr ...] -o OUT.db",
+       "Several files are the rotated segments of one recording, in order. The database schema is documented in "
+       "its tables' SQL (SELECT sql FROM sqlite_master).",
+       {{"output", 'o', true, "Database to create"},
+        {"force", 0, false, "Replace OUT.db if it exists"},
+        {"progress", 0, false, "Print rows and MB/s every second (default when stderr is a terminal)"}},
+       &runIngest},
+      {"query", "Run SQL over a database or recording", "nettrail query FILE.db|FILE.ntr 'SQL' [--format table|csv|json]",
+       "Views to start from: drop_by_reason, drop_by_device, drop_by_location, drop_by_stack, drop_detail, "
+       "loss_summary, stack_frame_text.",
+       {{"format", 'f', true, "Output format: table (default), csv or json"}},
+       &runQuery,
+       "sql"},
+      {"top", "Top drop stacks and flows per interval, like the seed summary tools",
+       "nettrail top FILE.ntr|FILE.db [-t N] [--group-by stack|fivetuple|all] [-i SECONDS]",
+       "Summary recordings use their recorded intervals unless -i is given; per-drop recordings are shown as one "
+       "interval unless -i is given. Frames of the tracing machinery are hidden.",
+       {{"top", 't', true, "Keys shown per interval (default 5)"},
+        {"group-by", 'g', true, "Key: stack, fivetuple or all (default all)"},
+        {"interval", 'i', true, "Interval length in seconds"}},
+       &runTop},
+      {"drops", "Drop totals by reason, device, location or stack",
+       "nettrail drops FILE.ntr|FILE.db [--by reason|device|location|stack]", "",
+       {{"by", 'b', true, "Grouping: reason (default), device, location or stack"}},
+       &runDrops},
+      {"events", "Per-drop details with wall-clock time, flow and top frames",
+       "nettrail events FILE.ntr|FILE.db [--limit N]", "",
+       {{"limit", 'n', true, "Drops to show (default 50)"}},
+       &runEvents},
+      {"report", "Write a self-contained HTML report", "nettrail report FILE.ntr|FILE.db -o OUT.html", "",
+       {{"output", 'o', true, "HTML file to write"}},
+       &runReport},
+      {"families", "List the probe families this nettrail reads", "nettrail families", "", {}, &runFamilies},
+      {"help", "Show help for nettrail or one verb", "nettrail help [VERB]", "", {}, &runHelp},
+  };
+  return kVerbs;
+}
+
+}  // namespace
+
+size_t editDistance(const std::string& a, const std::string& b) {
+  // Optimal string alignment: insertions, deletions, substitutions and swaps of
+  // adjacent letters ("tpo" -> "top") each cost 1.
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+int runCli(const std::vector<std::string>& args, CliContext& cli) {
+  if (args.empty()) {
+    printMainHelp(cli.err);
+    return kExitUsage;
+  }
+  const std::string& name = args[0];
+  if (name == "-h" || name == "--help") {
+    printMainHelp(cli.out);
+    return kExitOk;
+  }
+  if (name == "--version") {
+    cli.out << "nettrail 0.1.0\n";
+    return kExitOk;
+  }
+  for (const Verb& verb : verbs()) {
+    if (name != verb.name && !(verb.alias && name == verb.alias)) continue;
+    ParsedArgs parsed;
+    if (auto rc = parseArgs(verb, args, 1, &parsed, cli)) return *rc;
+    return verb.run(verb, parsed, cli);
+  }
+  std::vector<std::string> names;
+  for (const Verb& verb : verbs()) {
+    names.push_back(verb.name);
+    if (verb.alias) names.push_back(verb.alias);
+  }
+  std::string message = "unknown verb '" + escapeForTerminal(name) + "'";
+  const std::string suggestion = closest(name, names);
+  if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
+  return usageError(cli, message);
+}
+
+}  // namespace nettrail

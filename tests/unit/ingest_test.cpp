@@ -1,0 +1,315 @@
+// Ingest of synthetic recordings (canned data, tests/testing/test_recordings.h):
+// exact rows, names, text forms, summary differences, symbolization, and the
+// stats rows for damaged files.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "db.h"
+#include "ingest.h"
+#include "net_format.h"
+#include "testing/test_recordings.h"
+
+namespace nettrail {
+namespace {
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (const std::string& path : paths_) std::remove(path.c_str());
+  }
+
+  std::string write(const testing::SyntheticRecording& recording, const std::string& stem = "ingest.ntr") {
+    std::string path = testing::tempPath(stem);
+    testing::writeSyntheticRecording(path, recording);
+    paths_.push_back(path);
+    return path;
+  }
+
+  std::unique_ptr<Db> ingest(const std::vector<std::string>& files) {
+    auto db = Db::open(":memory:");
+    EXPECT_TRUE(db.isOk());
+    Status status = ingestRecordings(files, **db, IngestOptions());
+    EXPECT_TRUE(status.isOk()) << status.message();
+    return std::move(*db);
+  }
+
+  static int64_t count(Db& db, const std::string& sql) {
+    auto value = db.queryInt(sql);
+    EXPECT_TRUE(value.isOk()) << value.status().message();
+    return value.isOk() ? *value : -1;
+  }
+
+  static std::vector<std::vector<std::string>> rows(Db& db, const std::string& sql) {
+    std::vector<std::vector<std::string>> out;
+    auto stmt = db.prepare(sql);
+    EXPECT_TRUE(stmt.isOk()) << stmt.status().message();
+    if (!stmt.isOk()) return out;
+    while (true) {
+      auto has = stmt->step();
+      EXPECT_TRUE(has.isOk()) << has.status().message();
+      if (!has.isOk() || !*has) break;
+      std::vector<std::string> row;
+      for (int i = 0; i < stmt->columnCount(); ++i)
+        row.push_back(stmt->columnIsNull(i) ? "NULL" : stmt->columnText(i));
+      out.push_back(row);
+    }
+    return out;
+  }
+
+  std::vector<std::string> paths_;
+};
+
+testing::SyntheticRecording threeDrops() {
+  testing::SyntheticRecording rec;
+  testing::SyntheticDrop tcp;
+  tcp.time_ns = 2'000'000'000;
+  rec.drops.push_back(tcp);
+  testing::SyntheticDrop netfilter;
+  netfilter.time_ns = 2'500'000'000;
+  netfilter.reason = 6;
+  netfilter.l4_proto = 17;
+  netfilter.src_v4 = 0xc0a80105;  // 192.168.1.5
+  netfilter.dst_v4 = 0x08080808;
+  netfilter.src_port = 5353;
+  netfilter.dst_port = 53;
+  netfilter.vlan_id = 100;
+  netfilter.eth_src = 0xaabbccddeeffull;
+  rec.drops.push_back(netfilter);
+  testing::SyntheticDrop v6;
+  v6.time_ns = 3'000'000'000;
+  v6.reason = 2;
+  v6.stack_id = 2;
+  v6.l3_kind = 6;
+  v6.src_hi = 0x20010db800000000ull;  // 2001:db8::1
+  v6.src_lo = 1;
+  v6.dst_hi = 0xfe80000000000000ull;  // fe80::2
+  v6.dst_lo = 2;
+  v6.tcp_flags = 0x11;                // FIN+ACK
+  rec.drops.push_back(v6);
+  return rec;
+}
+
+TEST_F(IngestTest, DropEventsHaveNamesAndTextForms) {
+  auto db = ingest({write(threeDrops())});
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event"), 3);
+  auto r = rows(*db,
+                "SELECT time_ns, reason_code, reason, src_ip, dst_ip, l4, src_port, dst_port, eth_src, eth_dst, "
+                "vlan_id, l3, tcp_flags, tcp_seq, stack_id FROM drop_event ORDER BY time_ns");
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0], (std::vector<std::string>{"2000000000", "3", "NO_SOCKET", "10.0.0.1", "10.0.0.2", "TCP", "40000", "80",
+                                            "02:00:00:00:00:01", "02:00:00:00:00:02", "NULL", "IPv4", "S", "1000", "1"}));
+  EXPECT_EQ(r[1], (std::vector<std::string>{"2500000000", "6", "NETFILTER_DROP", "192.168.1.5", "8.8.8.8", "UDP", "5353",
+                                            "53", "aa:bb:cc:dd:ee:ff", "02:00:00:00:00:02", "100", "IPv4", "NULL",
+                                            "NULL", "1"}));
+  EXPECT_EQ(r[2], (std::vector<std::string>{"3000000000", "2", "NOT_SPECIFIED", "2001:db8::1", "fe80::2", "TCP", "40000",
+                                            "80", "02:00:00:00:00:01", "02:00:00:00:00:02", "NULL", "IPv6", "FA",
+                                            "1002", "2"}));
+  EXPECT_EQ(rows(*db, "SELECT reason, drops FROM drop_by_reason ORDER BY reason"),
+            (std::vector<std::vector<std::string>>{{"NETFILTER_DROP", "1"}, {"NOT_SPECIFIED", "1"}, {"NO_SOCKET", "1"}}));
+  EXPECT_EQ(rows(*db, "SELECT device, drops FROM drop_by_device"),
+            (std::vector<std::vector<std::string>>{{"eth0", "3"}}));
+  EXPECT_EQ(rows(*db, "SELECT location_text, drops FROM drop_by_location"),
+            (std::vector<std::vector<std::string>>{{"kfree_skb_reason+0x100", "3"}}));
+  // Wall clock through the anchor: boottime 1 s <-> realtime 1.7e18.
+  EXPECT_EQ(rows(*db, "SELECT realtime_ns, comm FROM drop_detail ORDER BY time_ns LIMIT 1"),
+            (std::vector<std::vector<std::string>>{{"1700000001000000000", "synthetic"}}));
+}
+
+TEST_F(IngestTest, CoreTablesAreFilled) {
+  auto db = ingest({write(threeDrops())});
+  EXPECT_EQ(rows(*db, "SELECT value FROM meta WHERE key = 'host_name'"),
+            (std::vector<std::vector<std::string>>{{"synthetic-test"}}));
+  EXPECT_EQ(rows(*db, "SELECT value FROM meta WHERE key = 'command_line'"),
+            (std::vector<std::vector<std::string>>{{"nettrail-record --synthetic"}}));
+  EXPECT_EQ(rows(*db, "SELECT family, key, value FROM probe_option"),
+            (std::vector<std::vector<std::string>>{{"drop", "mode", "details"}}));
+  EXPECT_EQ(rows(*db, "SELECT family, hook, strategy, attached FROM attachment"),
+            (std::vector<std::vector<std::string>>{{"drop", "kfree_skb", "tp_btf", "1"}}));
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM enum_value"), 3);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM clock_anchor"), 1);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM interface"), 1);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM process"), 1);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM kernel_symbol"), 4);
+  EXPECT_EQ(rows(*db, "SELECT family, name, value, data_loss FROM counter"),
+            (std::vector<std::vector<std::string>>{{"drop", "ring_reserve_failed", "0", "1"}}));
+  EXPECT_EQ(rows(*db, "SELECT segment, has_trailer, truncated, corrupt FROM recording_file"),
+            (std::vector<std::vector<std::string>>{{"0", "1", "0", "0"}}));
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stats WHERE severity IN ('error', 'data_loss')"), 0);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM loss_summary"), 0);
+}
+
+TEST_F(IngestTest, StacksAreSymbolizedWithOffsetsAndTracingFrames) {
+  auto db = ingest({write(threeDrops())});
+  EXPECT_EQ(rows(*db, "SELECT stack_id, frame_index, symbol, offset, tracing FROM stack_frame ORDER BY 1, 2"),
+            (std::vector<std::vector<std::string>>{{"1", "0", "kfree_skb_reason", "16", "0"},
+                                                   {"1", "1", "tcp_v4_rcv", "564", "0"},
+                                                   {"1", "2", "ip_local_deliver", "80", "0"},
+                                                   {"2", "0", "bpf_trace_run2", "32", "1"},
+                                                   {"2", "1", "kfree_skb_reason", "16", "0"},
+                                                   {"2", "2", "NULL", "NULL", "0"}}));
+  EXPECT_EQ(rows(*db, "SELECT frame FROM stack_frame_text WHERE stack_id = 2 ORDER BY frame_index"),
+            (std::vector<std::vector<std::string>>{{"bpf_trace_run2+0x20"}, {"kfree_skb_reason+0x10"},
+                                                   {"0xffffffff90000000"}}));
+  EXPECT_EQ(rows(*db, "SELECT stack_id, depth, top_frame FROM stack ORDER BY 1"),
+            (std::vector<std::vector<std::string>>{{"1", "3", "kfree_skb_reason+0x10"},
+                                                   {"2", "3", "kfree_skb_reason+0x10"}}));
+  EXPECT_EQ(rows(*db, "SELECT name, value FROM stats WHERE name = 'unresolved_frames'"),
+            (std::vector<std::vector<std::string>>{{"unresolved_frames", "1"}}));
+}
+
+TEST_F(IngestTest, SummarySnapshotsBecomePerIntervalDifferences) {
+  testing::SyntheticRecording rec;
+  testing::SyntheticSummaryEntry a;          // NO_SOCKET, stack 1
+  testing::SyntheticSummaryEntry b;
+  b.reason = 6;
+  b.stack_id = 2;
+  b.dst_port = 443;
+  auto snapshot = [&](uint32_t index, uint64_t count_a, uint64_t count_b, uint64_t total) {
+    testing::SyntheticSummary s;
+    s.interval_index = index;
+    s.time_ns = 2'000'000'000ull + index * 1'000'000'000ull;
+    s.total_drops = total;
+    a.count = count_a;
+    b.count = count_b;
+    s.entries = {a, b};
+    return s;
+  };
+  rec.summaries = {snapshot(0, 5, 0, 5), snapshot(1, 5, 3, 10), snapshot(2, 12, 4, 18)};
+  auto db = ingest({write(rec)});
+  EXPECT_EQ(rows(*db, "SELECT interval_index, reason, dst_port, drops FROM drop_summary ORDER BY 1, 2"),
+            (std::vector<std::vector<std::string>>{{"0", "NO_SOCKET", "80", "5"},
+                                                   {"1", "NETFILTER_DROP", "443", "3"},
+                                                   {"2", "NETFILTER_DROP", "443", "1"},
+                                                   {"2", "NO_SOCKET", "80", "7"}}));
+  // Totals include drops whose key did not fit: interval 1 had 5, 3 keyed.
+  EXPECT_EQ(rows(*db, "SELECT interval_index, drops, keyed_drops FROM drop_interval ORDER BY 1"),
+            (std::vector<std::vector<std::string>>{{"0", "5", "5"}, {"1", "5", "3"}, {"2", "8", "8"}}));
+  // With no per-drop rows, the views count the summary.
+  EXPECT_EQ(rows(*db, "SELECT reason, drops FROM drop_by_reason"),
+            (std::vector<std::vector<std::string>>{{"NO_SOCKET", "12"}, {"NETFILTER_DROP", "4"}}));
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event"), 0);
+}
+
+TEST_F(IngestTest, RowsMatchAcrossManyBatchesAndSegments) {
+  testing::SyntheticRecording first;
+  for (int i = 0; i < 2500; ++i) first.drops.push_back({.time_ns = 2'000'000'000ull + i * 1000ull});
+  first.trailer = true;
+  testing::SyntheticRecording second = first;
+  second.segment = 1;
+  for (auto& d : second.drops) d.time_ns += 10'000'000;
+  auto db = ingest({write(first, "seg0.ntr"), write(second, "seg1.ntr")});
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event"), 5000);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM recording_file"), 2);
+  // Header tables once per recording, not once per segment.
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM probe_option"), 1);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM enum_value"), 3);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM kernel_symbol"), 4);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stack"), 2);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stats WHERE name = 'mixed_recordings'"), 0);
+}
+
+TEST_F(IngestTest, LossCountersReachLossSummary) {
+  testing::SyntheticRecording rec = threeDrops();
+  rec.loss_counters = {{"ring_reserve_failed", 7}, {"ring_reserve_failed", 5}};
+  auto db = ingest({write(rec)});
+  EXPECT_EQ(rows(*db, "SELECT origin, source, name, value FROM loss_summary"),
+            (std::vector<std::vector<std::string>>{{"recorder", "drop", "ring_reserve_failed", "12"}}));
+}
+
+TEST_F(IngestTest, TruncatedFileKeepsWholeFramesAndRecordsTheLoss) {
+  testing::SyntheticRecording rec;
+  for (int i = 0; i < 3000; ++i) rec.drops.push_back({.time_ns = 2'000'000'000ull + i * 1000ull});
+  rec.trailer = false;  // the last frame is then the Stats chunk; cut the last drop batch instead
+  rec.drops_per_batch = 1000;
+  const std::string whole = write(rec, "whole.ntr");
+  const std::string bytes = testing::readFile(whole);
+  // Find the start of the last drop batch by cutting progressively shorter
+  // prefixes: the largest cut that loses drops but keeps 2000 of them.
+  const std::string cut_path = testing::tempPath("cut.ntr");
+  paths_.push_back(cut_path);
+  int64_t kept = -1;
+  size_t cut = bytes.size();
+  for (; cut > 0; cut -= 7) {
+    std::ofstream(cut_path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(cut));
+    auto db = Db::open(":memory:");
+    ASSERT_TRUE(db.isOk());
+    ASSERT_TRUE(ingestRecordings({cut_path}, **db, IngestOptions()).isOk());
+    kept = count(**db, "SELECT COUNT(*) FROM drop_event");
+    if (kept < 3000) {
+      EXPECT_EQ(kept, 2000);
+      EXPECT_EQ(count(**db, "SELECT COUNT(*) FROM stats WHERE name = 'truncated_tail' AND severity = 'data_loss'"), 1);
+      EXPECT_EQ(count(**db, "SELECT COUNT(*) FROM stats WHERE name = 'no_trailer'"), 1);
+      EXPECT_EQ(rows(**db, "SELECT truncated, has_trailer FROM recording_file"),
+                (std::vector<std::vector<std::string>>{{"1", "0"}}));
+      EXPECT_GT(count(**db, "SELECT value FROM stats WHERE name = 'truncated_tail'"), 0);
+      EXPECT_EQ(count(**db, "SELECT COUNT(*) FROM loss_summary WHERE name = 'truncated_tail'"), 1);
+      break;
+    }
+  }
+  EXPECT_EQ(kept, 2000);
+}
+
+TEST_F(IngestTest, MissingTrailerIsAnErrorRowNotDataLoss) {
+  testing::SyntheticRecording rec = threeDrops();
+  rec.trailer = false;
+  auto db = ingest({write(rec)});
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event"), 3);
+  EXPECT_EQ(rows(*db, "SELECT severity, source, name FROM stats WHERE severity != 'info'"),
+            (std::vector<std::vector<std::string>>{{"error", "reader", "no_trailer"}}));
+  auto detail = rows(*db, "SELECT detail FROM stats WHERE name = 'no_trailer'");
+  ASSERT_EQ(detail.size(), 1u);
+  EXPECT_NE(detail[0][0].find("did not close this file cleanly"), std::string::npos);
+}
+
+TEST_F(IngestTest, ForeignFileIsAnErrorAndLeavesTheDatabaseEmpty) {
+  const std::string path = testing::tempPath("foreign.ntr");
+  paths_.push_back(path);
+  std::ofstream(path) << "hello, not a recording\n";
+  auto db = Db::open(":memory:");
+  ASSERT_TRUE(db.isOk());
+  Status status = ingestRecordings({path}, **db, IngestOptions());
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("not a nettrail recording"), std::string::npos) << status.message();
+  EXPECT_EQ(count(**db, "SELECT COUNT(*) FROM sqlite_master"), 0);
+}
+
+TEST_F(IngestTest, MissingFileNamesTheFileAndErrno) {
+  auto db = Db::open(":memory:");
+  ASSERT_TRUE(db.isOk());
+  Status status = ingestRecordings({"/nonexistent/x.ntr"}, **db, IngestOptions());
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("/nonexistent/x.ntr"), std::string::npos);
+  EXPECT_NE(status.message().find("ENOENT"), std::string::npos) << status.message();
+}
+
+TEST(NetFormat, Addresses) {
+  EXPECT_EQ(formatIp(0, 0x0000ffff0a000001ull), "10.0.0.1");
+  EXPECT_EQ(formatIp(0, 1), "::1");
+  EXPECT_EQ(formatIp(0x20010db800000000ull, 0x1), "2001:db8::1");
+  EXPECT_EQ(formatMac(0x0123456789abull), "01:23:45:67:89:ab");
+  EXPECT_EQ(formatTcpFlags(0x12), "SA");
+  EXPECT_EQ(formatTcpFlags(0x04), "R");
+  EXPECT_EQ(formatTcpFlags(0x18), "PA");
+  EXPECT_EQ(formatTcpFlags(0), "-");
+  EXPECT_EQ(l4ProtoName(6), "TCP");
+  EXPECT_EQ(l4ProtoName(47), "47");
+}
+
+TEST(TracingFrames, KnownPrefixes) {
+  EXPECT_TRUE(isTracingFrame("bpf_prog_6deef7357e7b4530_kfree_skb"));
+  EXPECT_TRUE(isTracingFrame("bpf_trace_run2"));
+  EXPECT_TRUE(isTracingFrame("__bpf_trace_kfree_skb"));
+  EXPECT_TRUE(isTracingFrame("__traceiter_kfree_skb"));
+  EXPECT_TRUE(isTracingFrame("trace_event_raw_event_kfree_skb"));
+  EXPECT_TRUE(isTracingFrame("perf_trace_kfree_skb"));
+  EXPECT_TRUE(isTracingFrame("bpf_get_stackid"));
+  EXPECT_FALSE(isTracingFrame("kfree_skb_reason"));
+  EXPECT_FALSE(isTracingFrame("tcp_v4_rcv"));
+}
+
+}  // namespace
+}  // namespace nettrail
