@@ -203,6 +203,12 @@ TEST_F(IngestTest, RowsMatchAcrossManyBatchesAndSegments) {
   for (auto& d : second.drops) d.time_ns += 10'000'000;
   auto db = ingest({write(first, "seg0.ntr"), write(second, "seg1.ntr")});
   EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event"), 5000);
+  EXPECT_EQ(count(*db, "SELECT COUNT(DISTINCT time_ns) FROM drop_event"), 5000);
+  // Each row's values stay together whether it went in a multi-row insert or alone:
+  // drop i of a batch has tcp_seq 1000 + i and time 2 s + 1 us * (its index).
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event WHERE tcp_seq != 1000 + "
+                       "(((time_ns - 2000000000) % 10000000) / 1000) % 1000"),
+            0);
   EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM recording_file"), 2);
   // Header tables once per recording, not once per segment.
   EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM probe_option"), 1);
