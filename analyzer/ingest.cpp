@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <unordered_set>
 
 #include "embedded_assets.h"
@@ -87,6 +88,7 @@ class Ingester {
       insert_interface_, insert_process_, insert_symbol_, insert_file_;
 
   std::unordered_set<std::string> recordings_seen_;  // recordingId: header tables once per recording
+  std::set<std::pair<std::string, uint32_t>> segments_seen_;
   std::unordered_set<uint64_t> symbol_addresses_;
   std::vector<SymbolEntry> symbols_;
   std::map<uint32_t, StackEntry> stacks_;
@@ -243,6 +245,10 @@ Status Ingester::importHeader(Header::Reader header, const std::string& path) {
   current_recording_ = header.getRecordingId().cStr();
   if (recordings_seen_.empty()) first_recording_ = current_recording_;
   const bool first_of_recording = recordings_seen_.insert(current_recording_).second;
+  if (!segments_seen_.insert({current_recording_, header.getSegment()}).second)
+    ctx_.addStat("error", "ingest", "duplicate_segment", header.getSegment(),
+                 path + ": segment " + std::to_string(header.getSegment()) + " of recording " + current_recording_ +
+                     " was already ingested from another file; its events are counted twice");
   if (first_of_recording && recordings_seen_.size() > 1)
     ctx_.addStat("error", "ingest", "mixed_recordings", static_cast<int64_t>(recordings_seen_.size()),
                  path + ": recording id " + current_recording_ + " differs from " + first_recording_ +

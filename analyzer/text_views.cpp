@@ -156,7 +156,7 @@ Status printStatementTable(Statement& stmt, std::ostream& out) {
 
 Status printQuery(Db& db, const std::string& sql, QueryFormat format, std::ostream& out) {
   NT_ASSIGN_OR_RETURN(Statement stmt, db.prepare(sql));
-  if (!stmt.raw()) return Status::error("query: empty SQL");
+  if (!stmt.raw()) return Status::error("empty SQL: nothing to run");
   if (format == QueryFormat::kTable) return printStatementTable(stmt, out);
   const int columns = stmt.columnCount();
   if (format == QueryFormat::kCsv) {

@@ -218,6 +218,13 @@ TEST_F(IngestTest, RowsMatchAcrossManyBatchesAndSegments) {
   EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stats WHERE name = 'mixed_recordings'"), 0);
 }
 
+TEST_F(IngestTest, TheSameSegmentTwiceIsFlagged) {
+  const std::string path = write(threeDrops());
+  auto db = ingest({path, path});
+  EXPECT_EQ(rows(*db, "SELECT severity, name, value FROM stats WHERE severity = 'error'"),
+            (std::vector<std::vector<std::string>>{{"error", "duplicate_segment", "0"}}));
+}
+
 TEST_F(IngestTest, LossCountersReachLossSummary) {
   testing::SyntheticRecording rec = threeDrops();
   rec.loss_counters = {{"ring_reserve_failed", 7}, {"ring_reserve_failed", 5}};
