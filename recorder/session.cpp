@@ -234,6 +234,10 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
     families_.push_back(std::move(family));
   }
 
+  // Again, now that our programs are loaded: their JIT images (bpf_prog_*)
+  // appear in stacks and are named only in the new kallsyms.
+  if (auto reloaded = Kallsyms::load(); reloaded.isOk()) kallsyms = std::move(*reloaded);
+
   HostFacts host = readHostFacts();
   const std::string recording_id = randomId();
   const ClockSample start = sampleClocks();

@@ -44,8 +44,12 @@ Kallsyms Kallsyms::parse(std::string_view text) {
   }
   std::stable_sort(out.symbols_.begin(), out.symbols_.end(),
                    [](const KernelSymbolEntry& a, const KernelSymbolEntry& b) { return a.address < b.address; });
-  for (size_t i = 0; i + 1 < out.symbols_.size(); ++i)
-    out.symbols_[i].size = out.symbols_[i + 1].address - out.symbols_[i].address;
+  // A symbol's size is the gap to the next one, except across the holes
+  // between kernel text, modules and JIT images, where it is unknown (0).
+  for (size_t i = 0; i + 1 < out.symbols_.size(); ++i) {
+    uint64_t gap = out.symbols_[i + 1].address - out.symbols_[i].address;
+    out.symbols_[i].size = gap <= kMaxSymbolSize ? gap : 0;
+  }
   return out;
 }
 
@@ -66,7 +70,8 @@ const KernelSymbolEntry* Kallsyms::find(uint64_t address) const {
                              [](uint64_t a, const KernelSymbolEntry& s) { return a < s.address; });
   if (it == symbols_.begin()) return nullptr;
   --it;
-  if (it->size != 0 && address >= it->address + it->size) return nullptr;
+  const uint64_t size = it->size != 0 ? it->size : kUnknownSizeReach;
+  if (address >= it->address + size) return nullptr;
   return &*it;
 }
 

@@ -19,6 +19,11 @@ struct KernelSymbolEntry {
 
 class Kallsyms {
  public:
+  // Gaps larger than this are holes in the address space, not functions.
+  static constexpr uint64_t kMaxSymbolSize = 1ull << 20;
+  // How far past a symbol of unknown size an address may still be its.
+  static constexpr uint64_t kUnknownSizeReach = 1ull << 16;
+
   // Parses kallsyms text (the contents of /proc/kallsyms).
   static Kallsyms parse(std::string_view text);
   // Reads /proc/kallsyms (or `path`). Fails when addresses are hidden (kptr_restrict).
