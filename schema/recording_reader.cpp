@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "nettrail/recording.h"
 
@@ -20,11 +21,14 @@ namespace {
 
 constexpr size_t kMagicFrameBytes = 8 + sizeof(kFileMagic) + 4;
 
-// Limits for decoding untrusted chunks: generous for real batches (a batch is a
-// few MB), small enough that a forged pointer cannot make us walk gigabytes.
-capnp::ReaderOptions readerOptions() {
+// Limits for decoding an untrusted chunk of `words` words. Cap'n Proto counts
+// every word a reader visits, and every element of a list of zero-sized
+// elements (Void, empty structs) as one word: a chunk of a few bytes can declare
+// such a list of 2^29 elements. The limit lets a caller read each part of the
+// message several times over, never walk far more than the message holds.
+capnp::ReaderOptions readerOptions(size_t words) {
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = kMaxChunkBytes / sizeof(capnp::word);
+  options.traversalLimitInWords = 8 * static_cast<uint64_t>(words) + (1u << 20);
   options.nestingLimit = 64;
   return options;
 }
@@ -239,10 +243,12 @@ Status RecordingReader::parseHeader() {
     return Status::error(name_, ": header unreadable: ", frame.status().message(),
                          torn ? " (file cut off before the header was complete)" : "");
   header_words_ = std::move(frame->words);
+  const kj::ArrayPtr<const capnp::word> header_words(header_words_.data(), header_words_.size());
   try {
-    header_message_ = std::make_unique<capnp::FlatArrayMessageReader>(
-        kj::ArrayPtr<const capnp::word>(header_words_.data(), header_words_.size()), readerOptions());
-    Chunk::Reader chunk = header_message_->getRoot<Chunk>();
+    // Validate with a reader of its own: the traversal limit is spent over a
+    // reader's whole life, and header() is read again and again by callers.
+    capnp::FlatArrayMessageReader check(header_words, readerOptions(header_words_.size()));
+    Chunk::Reader chunk = check.getRoot<Chunk>();
     if (chunk.which() != Chunk::HEADER || chunk.getSeq() != 0)
       return Status::error(name_, ": first chunk is not a header");
     Header::Reader header = chunk.getHeader();
@@ -250,6 +256,12 @@ Status RecordingReader::parseHeader() {
       return Status::error(name_, ": header says format version ", header.getFormatVersion());
     // Read the whole header now: header() is used outside any decoder boundary.
     touchAll(capnp::toDynamic(header));
+    // Every pointer is in bounds and one full read stays within the limit, so
+    // the reader kept for header() needs no limit of its own (a cumulative one
+    // would make a later header() read throw outside any decoder boundary).
+    capnp::ReaderOptions unlimited = readerOptions(header_words_.size());
+    unlimited.traversalLimitInWords = std::numeric_limits<uint64_t>::max();
+    header_message_ = std::make_unique<capnp::FlatArrayMessageReader>(header_words, unlimited);
   } catch (const kj::Exception& e) {
     return Status::error(name_, ": header does not decode: ", e.getDescription().cStr());
   }
@@ -303,7 +315,8 @@ Status RecordingReader::forEachChunk(const std::function<Status(Chunk::Reader)>&
     std::string decode_error;
     try {
       capnp::FlatArrayMessageReader message(
-          kj::ArrayPtr<const capnp::word>(frame->words.data(), frame->words.size()), readerOptions());
+          kj::ArrayPtr<const capnp::word>(frame->words.data(), frame->words.size()),
+          readerOptions(frame->words.size()));
       Chunk::Reader chunk = message.getRoot<Chunk>();
       uint64_t seq = chunk.getSeq();
       if (seq > expected_seq) {

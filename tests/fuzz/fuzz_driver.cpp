@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include <zstd.h>
+
+#include "nettrail/recording.h"
 #include "testing/test_recordings.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
@@ -30,6 +33,25 @@ std::string recordingBytes(const SyntheticRecording& recording) {
   std::string bytes = nettrail::testing::readFile(path);
   std::remove(path.c_str());
   return bytes;
+}
+
+// The "NTFZ" form of a recording (see recording_reader_fuzz.cpp): each frame's
+// decompressed content as a length-prefixed record.
+std::string structuredForm(const std::string& file) {
+  std::string out = "NTFZ";
+  size_t at = 8 + sizeof(nettrail::kFileMagic) + 4;
+  while (at < file.size()) {
+    size_t n = ZSTD_findFrameCompressedSize(file.data() + at, file.size() - at);
+    unsigned long long content = ZSTD_isError(n) ? ZSTD_CONTENTSIZE_ERROR : ZSTD_getFrameContentSize(file.data() + at, n);
+    if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN) break;
+    std::string record(content, '\0');
+    if (ZSTD_isError(ZSTD_decompress(record.data(), record.size(), file.data() + at, n))) break;
+    const uint32_t length = static_cast<uint32_t>(record.size());
+    out.append(reinterpret_cast<const char*>(&length), 4);
+    out += record;
+    at += n;
+  }
+  return out;
 }
 
 std::vector<std::string> seedCorpus() {
@@ -64,6 +86,8 @@ std::vector<std::string> seedCorpus() {
   hostile.comm = std::string("\x1b[31mred\0nul\xff", 13);
   hostile.ifname = "eth0\n<script>";
   seeds.push_back(recordingBytes(hostile));
+  const size_t files = seeds.size();
+  for (size_t i = 0; i < files; ++i) seeds.push_back(structuredForm(seeds[i]));
   return seeds;
 }
 
