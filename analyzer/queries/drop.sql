@@ -194,16 +194,25 @@ CREATE VIEW drop_by_stack(
   -- Most frequent flow, e.g. 10.0.0.1:40000 -> 10.0.0.2:80 (TCP), and its share.
   top_flow
 ) AS
-SELECT g.stack_id, g.drops,
-       (SELECT reason FROM drop_count c WHERE c.stack_id = g.stack_id
-        GROUP BY reason ORDER BY SUM(drops) DESC LIMIT 1),
-       (SELECT COALESCE(c.src_ip, '?') || CASE WHEN c.src_port IS NULL THEN '' ELSE ':' || c.src_port END
-               || ' -> ' || COALESCE(c.dst_ip, '?') || CASE WHEN c.dst_port IS NULL THEN '' ELSE ':' || c.dst_port END
-               || ' (' || COALESCE(c.l4, '-') || ')  ' || SUM(c.drops) || ' of ' || g.drops
-        FROM drop_count c WHERE c.stack_id = g.stack_id
-        GROUP BY c.src_ip, c.dst_ip, c.src_port, c.dst_port, c.l4 ORDER BY SUM(c.drops) DESC LIMIT 1)
-FROM (SELECT stack_id, SUM(drops) AS drops FROM drop_count WHERE stack_id IS NOT NULL GROUP BY stack_id) g
-ORDER BY g.drops DESC;
+-- One pass over the drops into per-(stack, flow) and per-(stack, reason)
+-- counts; the picks below then read those small tables, not the drops.
+WITH flows AS MATERIALIZED (
+  SELECT stack_id, src_ip, dst_ip, src_port, dst_port, l4, SUM(drops) AS n
+  FROM drop_count WHERE stack_id IS NOT NULL
+  GROUP BY stack_id, src_ip, dst_ip, src_port, dst_port, l4
+), reasons AS MATERIALIZED (
+  SELECT stack_id, reason, SUM(drops) AS n FROM drop_count WHERE stack_id IS NOT NULL GROUP BY stack_id, reason
+), totals AS (
+  SELECT stack_id, SUM(n) AS drops FROM reasons GROUP BY stack_id
+)
+SELECT t.stack_id, t.drops,
+       (SELECT r.reason FROM reasons r WHERE r.stack_id = t.stack_id ORDER BY r.n DESC LIMIT 1),
+       (SELECT COALESCE(f.src_ip, '?') || CASE WHEN f.src_port IS NULL THEN '' ELSE ':' || f.src_port END
+               || ' -> ' || COALESCE(f.dst_ip, '?') || CASE WHEN f.dst_port IS NULL THEN '' ELSE ':' || f.dst_port END
+               || ' (' || COALESCE(f.l4, '-') || ')  ' || f.n || ' of ' || t.drops
+        FROM flows f WHERE f.stack_id = t.stack_id ORDER BY f.n DESC LIMIT 1)
+FROM totals t
+ORDER BY t.drops DESC;
 
 -- Drops per second and reason.
 CREATE VIEW drop_over_time(
@@ -287,3 +296,67 @@ SELECT d.time_ns,
 FROM drop_event d
 LEFT JOIN process p ON p.tid = d.tid
 LEFT JOIN interface i ON i.netns = d.netns AND i.ifindex = d.ifindex;
+
+-- Drops as timeline events for nettrail correlate (contract in _monitor.sql).
+-- Per-drop rows only: summary intervals have no per-drop time.
+CREATE VIEW drop_timeline(
+  -- CLOCK_BOOTTIME of the drop, ns.
+  time_ns,
+  -- Always 0: a drop is an instant.
+  duration_ns,
+  -- Reason name without prefix.
+  kind,
+  -- Flow and device, e.g. UDP 10.0.0.1:40000 -> 10.0.0.2:9 on veth1.
+  detail
+) AS
+SELECT d.time_ns, 0, COALESCE(d.reason, '-'),
+       COALESCE(d.l4, COALESCE(d.l3, '-')) || ' ' || COALESCE(d.src_ip, '?')
+         || CASE WHEN d.src_port IS NULL THEN '' ELSE ':' || d.src_port END
+         || ' -> ' || COALESCE(d.dst_ip, '?') || CASE WHEN d.dst_port IS NULL THEN '' ELSE ':' || d.dst_port END
+         || CASE WHEN d.icmp_seq IS NULL THEN '' ELSE ' icmp_seq=' || d.icmp_seq END
+         || ' on ' || COALESCE(i.name, CASE WHEN d.ifindex = 0 THEN '-' ELSE 'if' || d.ifindex END)
+FROM drop_event d LEFT JOIN interface i ON i.netns = d.netns AND i.ifindex = d.ifindex;
+
+-- Headline figures for nettrail diff (contract in _monitor.sql).
+CREATE VIEW drop_metric(
+  -- Figure name: drops, drops/s, drop reasons, drop stacks.
+  name,
+  -- Its value in this recording.
+  value
+) AS
+WITH span AS (
+  SELECT MAX(1e-9, (COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'end_realtime_ns'
+                                AND CAST(value AS INTEGER) > 0),
+                             (SELECT MAX(realtime_ns) FROM clock_anchor))
+                    - COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'start_realtime_ns'
+                                  AND CAST(value AS INTEGER) > 0),
+                               (SELECT MIN(realtime_ns) FROM clock_anchor))) / 1e9) AS seconds
+)
+SELECT 'drops', COALESCE((SELECT SUM(drops) FROM drop_count), 0)
+UNION ALL SELECT 'drops/s', COALESCE((SELECT SUM(drops) FROM drop_count), 0) / (SELECT seconds FROM span)
+UNION ALL SELECT 'drop reasons', (SELECT COUNT(DISTINCT COALESCE(reason, '-')) FROM drop_count)
+UNION ALL SELECT 'drop stacks', (SELECT COUNT(DISTINCT stack_id) FROM drop_count);
+
+-- Drops per reason, device, location and stack, keyed by text that means the
+-- same in another recording, for nettrail diff (contract in _monitor.sql).
+CREATE VIEW drop_breakdown(
+  -- reason, device, location or stack.
+  dimension,
+  -- Reason name; device name; location symbol+0xoffset; stack as its five innermost
+  -- non-tracing function names joined by " <- ".
+  key,
+  -- Drops.
+  value
+) AS
+SELECT 'reason', reason, drops FROM drop_by_reason
+UNION ALL SELECT 'device', device, SUM(drops) FROM drop_by_device GROUP BY device
+UNION ALL SELECT 'location', location_text, SUM(drops) FROM drop_by_location GROUP BY location_text
+UNION ALL
+SELECT 'stack', k, SUM(n) FROM (
+  SELECT COALESCE((SELECT group_concat(name, ' <- ') FROM (
+                     SELECT COALESCE(f.symbol, printf('0x%x', f.address)) AS name FROM stack_frame f
+                     WHERE f.stack_id = c.stack_id AND f.tracing = 0 ORDER BY f.frame_index LIMIT 5)),
+                  '(no stack)') AS k,
+         c.n AS n
+  FROM (SELECT stack_id, SUM(drops) AS n FROM drop_count GROUP BY stack_id) c)
+GROUP BY k;
