@@ -192,6 +192,47 @@ TEST_F(CliTest, TopGroupsByFiveTupleWithoutStacks) {
   EXPECT_FALSE(contains(r.out, "Stack trace")) << r.out;
 }
 
+TEST_F(CliTest, TopHidesTracingFramesAndShowsUnresolvedAddresses) {
+  testing::SyntheticRecording rec;
+  testing::SyntheticDrop drop;
+  drop.time_ns = 2'000'000'000;
+  drop.stack_id = 2;  // bpf_trace_run2 <- kfree_skb_reason <- unresolved
+  rec.drops = {drop};
+  const std::string file = path("tracing.ntr");
+  testing::writeSyntheticRecording(file, rec);
+  CliRun r = run({"top", file, "--group-by", "stack"});
+  ASSERT_EQ(r.rc, kExitOk) << r.err;
+  EXPECT_TRUE(contains(r.out, "Stack trace:\n  kfree_skb_reason+0x10\n  0xffffffff90000000\n")) << r.out;
+  EXPECT_FALSE(contains(r.out, "bpf_trace_run2")) << r.out;
+  EXPECT_FALSE(contains(r.out, "Flow:")) << r.out;
+}
+
+TEST_F(CliTest, TopOnASummaryRecordingUsesItsIntervals) {
+  testing::SyntheticRecording rec;
+  testing::SyntheticSummaryEntry entry;
+  testing::SyntheticSummary first;
+  first.interval_index = 0;
+  first.time_ns = 3'000'000'000;
+  entry.count = 4;
+  first.entries = {entry};
+  first.total_drops = 4;
+  testing::SyntheticSummary second = first;
+  second.interval_index = 1;
+  second.time_ns = 4'000'000'000;
+  second.entries[0].count = 10;
+  second.total_drops = 10;
+  rec.summaries = {first, second};
+  const std::string file = path("summary.ntr");
+  testing::writeSyntheticRecording(file, rec);
+  CliRun r = run({"top", file});
+  ASSERT_EQ(r.rc, kExitOk) << r.err;
+  EXPECT_TRUE(contains(r.out, "=== Interval 1 (ending 2023-11-14 22:13:22 UTC): 4 drops ===\n#1 Count: 4 calls")) << r.out;
+  EXPECT_TRUE(contains(r.out, "=== Interval 2 (ending 2023-11-14 22:13:23 UTC): 6 drops ===\n#1 Count: 6 calls")) << r.out;
+  r = run({"events", file});
+  ASSERT_EQ(r.rc, kExitOk) << r.err;
+  EXPECT_TRUE(contains(r.out, "summary counts only")) << r.out;
+}
+
 TEST_F(CliTest, ReportFromARecording) {
   const std::string html = path("report.html");
   CliRun r = run({"report", recording_, "-o", html});
