@@ -35,7 +35,7 @@ void declareSessionOptions(OptionSet& o) {
   o.add({"rotate-size", 0, "BYTES", "start a new file after this many bytes (e.g. 100M)", "", g});
   o.add({"rotate-time", 0, "SECONDS", "start a new file after this long (e.g. 1h)", "", g});
   o.add({"max-files", 0, "N", "keep at most N files, deleting the oldest (needs rotation)", "", g});
-  o.add({"zstd-level", 0, "N", "compression level 1-19", "3", g});
+  o.add({"zstd-level", 0, "N", "compression level 1-19 (1 is fastest and, on event batches, about as small)", "1", g});
   o.add({"attach-strategy", 0, "NAME", "use only this attach strategy (tp_btf, raw_tp, tracepoint, ...)", "", g});
   o.add({"force", 0, "", "overwrite an existing output file", "", g});
   o.add({"json", 0, "", "machine-readable output (check, list)", "", g});
