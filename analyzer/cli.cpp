@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -11,10 +12,13 @@
 #include <memory>
 #include <optional>
 
+#include "correlate.h"
 #include "db.h"
+#include "diff.h"
 #include "family.h"
 #include "info.h"
 #include "ingest.h"
+#include "monitor_import.h"
 #include "report.h"
 #include "text_escape.h"
 #include "text_views.h"
@@ -31,8 +35,13 @@ struct OptionSpec {
 
 struct ParsedArgs {
   std::vector<std::string> positional;
-  std::map<std::string, std::string> values;  // long name -> value ("" for flags)
+  std::map<std::string, std::string> values;  // long name -> value ("" for flags); the last one given
+  std::map<std::string, std::vector<std::string>> repeated;  // long name -> every value, in order
   bool has(const std::string& name) const { return values.count(name) > 0; }
+  std::vector<std::string> all(const std::string& name) const {
+    auto it = repeated.find(name);
+    return it == repeated.end() ? std::vector<std::string>() : it->second;
+  }
   std::string get(const std::string& name, const std::string& fallback) const {
     auto it = values.find(name);
     return it == values.end() ? fallback : it->second;
@@ -158,8 +167,10 @@ std::optional<int> parseArgs(const Verb& verb, const std::vector<std::string>& a
     if (spec->takes_value) {
       if (inline_value) {
         parsed->values[spec->name] = *inline_value;
+        parsed->repeated[spec->name].push_back(*inline_value);
       } else if (i + 1 < args.size()) {
         parsed->values[spec->name] = args[++i];
+        parsed->repeated[spec->name].push_back(args[i]);
       } else {
         return usageError(cli, std::string(verb.name) + ": option --" + spec->name + " needs a value", verb.name);
       }
@@ -376,6 +387,102 @@ int runReport(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   return kExitOk;
 }
 
+int runImport(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 2, cli)) return rc;
+  if (!args.has("format"))
+    return usageError(cli, "import: --format ping|pidstat|csv|prometheus is required", verb.name);
+  auto format = parseMonitorFormat(args.get("format", ""));
+  if (!format.isOk()) return usageError(cli, "import: --format: " + format.status().message(), verb.name);
+  MonitorImportOptions options;
+  options.format = *format;
+  options.name = args.get("name", "");
+  if (args.has("clock-offset")) {
+    const std::string text = args.get("clock-offset", "");
+    char* end = nullptr;
+    const double ms = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !(std::fabs(ms) < 1e12))
+      return usageError(cli, "import: --clock-offset " + escapeForTerminal(text) + ": expected milliseconds, e.g. "
+                             "-250 or 1500", verb.name);
+    options.clock_offset_ns = static_cast<int64_t>(ms * 1e6);
+  }
+  if (args.has("tz")) {
+    auto tz = parseTzOffset(args.get("tz", ""));
+    if (!tz.isOk()) return usageError(cli, "import: --tz: " + escapeForTerminal(tz.status().message()), verb.name);
+    options.parse.tz_offset_s = *tz;
+  }
+  options.parse.date = args.get("date", "");
+  const std::string& db_path = args.positional[0];
+  std::ifstream probe(db_path, std::ios::binary);
+  char magic[16] = {};
+  probe.read(magic, sizeof(magic));
+  if (!probe || std::memcmp(magic, "SQLite format 3", 16) != 0)
+    return failure(cli, Status::error("import: ", db_path, " is not a database; run nettrail ingest FILE.ntr -o ",
+                                      "OUT.db first and import into OUT.db"));
+  auto db = Db::open(db_path);
+  if (!db.isOk()) return failure(cli, db.status());
+  MonitorImportSummary summary;
+  Status status = importMonitorFile(**db, args.positional[1], options, &summary);
+  if (!status.isOk()) return failure(cli, status);
+  cli.err << "imported " << summary.rows << " rows from " << escapeForTerminal(args.positional[1]) << " into "
+          << escapeForTerminal(db_path);
+  if (summary.outside_rows > 0) cli.err << " (" << summary.outside_rows << " outside the recording's time span)";
+  cli.err << "\n";
+  return kExitOk;
+}
+
+int runCorrelate(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 1, cli)) return rc;
+  CorrelateOptions options;
+  if (args.has("window")) {
+    auto ms = parseSeconds(args.get("window", ""));
+    if (!ms || *ms <= 0)
+      return usageError(cli, "correlate: --window " + escapeForTerminal(args.get("window", "")) +
+                                 ": expected milliseconds > 0", verb.name);
+    options.window_ms = *ms;
+  }
+  if (args.has("rtt-threshold")) {
+    auto ms = parseSeconds(args.get("rtt-threshold", ""));
+    if (!ms) return usageError(cli, "correlate: --rtt-threshold " + escapeForTerminal(args.get("rtt-threshold", "")) +
+                                        ": expected milliseconds (0 turns RTT alerts off)", verb.name);
+    options.rtt_threshold_ms = *ms;
+  }
+  for (const std::string& text : args.all("threshold")) {
+    auto threshold = parseSeriesThreshold(text);
+    if (!threshold.isOk()) return usageError(cli, "correlate: " + threshold.status().message(), verb.name);
+    options.thresholds.push_back(*threshold);
+  }
+  int64_t limit = 50;
+  if (args.has("limit")) {
+    auto n = parseCount(args.get("limit", ""));
+    if (!n) return usageError(cli, "correlate: --limit " + escapeForTerminal(args.get("limit", "")) +
+                                       ": expected a whole number", verb.name);
+    limit = *n;
+  }
+  auto db = Db::open(args.positional[0]);
+  if (!db.isOk()) return failure(cli, db.status());
+  auto summary = correlateAlerts(**db, options);
+  if (!summary.isOk()) return failure(cli, summary.status());
+  Status status = printCorrelation(**db, *summary, limit, cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status.context("correlate"));
+}
+
+int runDiff(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 2, cli)) return rc;
+  auto before = openInput(args.positional[0], cli);
+  if (!before.isOk()) return failure(cli, before.status());
+  auto after = openInput(args.positional[1], cli);
+  if (!after.isOk()) return failure(cli, after.status());
+  auto diff = Db::open(":memory:");
+  if (!diff.isOk()) return failure(cli, diff.status());
+  Status status = buildDiff(**before, args.positional[0], **after, args.positional[1], **diff);
+  if (status.isOk()) status = printDiff(**diff, cli.out);
+  const std::string out_path = args.get("output", "");
+  if (status.isOk() && !out_path.empty()) status = writeDiffHtml(**diff, out_path);
+  if (!status.isOk()) return failure(cli, status.context("diff"));
+  if (!out_path.empty()) cli.err << "wrote " << escapeForTerminal(out_path) << "\n";
+  return kExitOk;
+}
+
 int runFamilies(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   if (int rc = needPositional(verb, args, 0, cli)) return rc;
   for (const FamilyEntry& family : buildFamilyRegistry())
@@ -438,6 +545,37 @@ const std::vector<Verb>& verbs() {
       {"report", "Write a self-contained HTML report", "nettrail report FILE.ntr|FILE.db -o OUT.html", "",
        {{"output", 'o', true, "HTML file to write"}},
        &runReport},
+      {"import", "Import a monitoring export (ping, pidstat, CSV, Prometheus) next to a recording",
+       "nettrail import DB FILE --format ping|pidstat|csv|prometheus [--name NAME] [--clock-offset MS] [--tz TZ] "
+       "[--date YYYY-MM-DD]",
+       "Adds the file's rows to monitor_probe (ping) or monitor_sample (the rest) of DB, a database from nettrail "
+       "ingest, with each time mapped onto the recording's clock through its clock anchors. Formats: ping -D "
+       "output (with -O for timeouts) or CSV timestamp,target,rtt_ms|timeout; pidstat -u [-t] [-h] output; CSV "
+       "timestamp,series,value; Prometheus text format with timestamps, or a query's JSON export. Timestamps are "
+       "epoch s/ms/us/ns or RFC 3339. Then run nettrail correlate DB, or nettrail report DB.",
+       {{"format", 'f', true, "ping, pidstat, csv or prometheus"},
+        {"name", 0, true, "Name for this source (default: the file name)"},
+        {"clock-offset", 0, true, "Monitor clock minus recorded host clock, in ms; subtracted from its times"},
+        {"tz", 0, true, "Time zone of local times (pidstat without -h): UTC or +HH:MM"},
+        {"date", 0, true, "Date of pidstat HH:MM:SS times when the file has no banner line"}},
+       &runImport},
+      {"correlate", "Set monitoring alerts against the recorded events around them",
+       "nettrail correlate DB [--window MS] [--rtt-threshold MS] [--threshold 'SERIES>VALUE' ...] [--limit N]",
+       "Alerts: probe timeouts, probe RTT above --rtt-threshold, and crossings of --threshold (SERIES is a glob "
+       "over imported series names, operators > >= < <=). For each alert, events within +-window from every "
+       "<family>_timeline view are stored in monitor_alert_event, and the alert is counted as having a kernel "
+       "drop behind it or not. Results stay in DB (monitor_alert) for nettrail report and nettrail query.",
+       {{"window", 'w', true, "Events within +-MS of the alert (default 1000)"},
+        {"rtt-threshold", 0, true, "RTT alert threshold in ms (default 200; 0 for none)"},
+        {"threshold", 't', true, "SERIES>VALUE threshold crossing alert; repeatable"},
+        {"limit", 'n', true, "Alerts listed (default 50)"}},
+       &runCorrelate},
+      {"diff", "Compare two recordings: headline changes, distributions, per-reason and per-stack changes",
+       "nettrail diff BEFORE.ntr|BEFORE.db AFTER.ntr|AFTER.db [-o DIFF.html]",
+       "Prints each headline figure's change (e.g. drops/s: 120.0 -> 3.5 (-97.1%)), percentiles of per-second "
+       "events, and the changes per reason, device, location and stack; -o also writes them as an HTML report.",
+       {{"output", 'o', true, "HTML file to write"}},
+       &runDiff},
       {"families", "List the probe families this nettrail reads", "nettrail families", "", {}, &runFamilies},
       {"help", "Show help for nettrail or one verb", "nettrail help [VERB]", "", {}, &runHelp},
   };

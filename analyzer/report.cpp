@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "correlate.h"
 #include "embedded_assets.h"
 
 namespace nettrail {
@@ -287,25 +288,63 @@ Status JsonReportBuilder::bar(const std::string& title, Db& db, const std::strin
   return Status::ok();
 }
 
+Status JsonReportBuilder::compareBar(const std::string& title, Db& db, const std::string& sql) {
+  auto prepared = db.prepare(sql);
+  if (!prepared) return failed("compareBar", title, prepared.status());
+  Statement& stmt = *prepared;
+  if (stmt.columnCount() < 3)
+    return failed("compareBar", title, Status::error("query needs (label, value, value...) columns, has ",
+                                                     stmt.columnCount()));
+  const int series = stmt.columnCount() - 1;
+  JsonWriter labels;
+  std::vector<JsonWriter> values(static_cast<size_t>(series));
+  labels.beginArray();
+  for (JsonWriter& v : values) v.beginArray();
+  while (true) {
+    auto row = stmt.step();
+    if (!row) return failed("compareBar", title, row.status());
+    if (!*row) break;
+    labels.string(stmt.columnIsNull(0) ? std::string("(null)") : stmt.columnText(0));
+    for (int i = 0; i < series; ++i) {
+      if (stmt.columnIsNull(i + 1)) values[static_cast<size_t>(i)].null();
+      else values[static_cast<size_t>(i)].number(stmt.columnDouble(i + 1));
+    }
+  }
+  labels.endArray();
+  JsonWriter w;
+  w.beginObject();
+  w.key("kind");
+  w.string("compareBar");
+  w.key("title");
+  w.string(title);
+  w.key("labels");
+  w.raw(labels.str());
+  w.key("series");
+  w.beginArray();
+  for (int i = 0; i < series; ++i) {
+    values[static_cast<size_t>(i)].endArray();
+    w.beginObject();
+    w.key("name");
+    w.string(stmt.columnName(i + 1));
+    w.key("values");
+    w.raw(values[static_cast<size_t>(i)].str());
+    w.endObject();
+  }
+  w.endArray();
+  w.endObject();
+  addWidget(w.str());
+  return Status::ok();
+}
+
 Status JsonReportBuilder::loadClockAnchors(Db& db) {
   if (anchors_loaded_) return Status::ok();
   anchors_loaded_ = true;
-  NT_ASSIGN_OR_RETURN(Statement stmt,
-                      db.prepare("SELECT boottime_ns, realtime_ns FROM clock_anchor ORDER BY boottime_ns"));
-  while (true) {
-    NT_ASSIGN_OR_RETURN(bool has_row, stmt.step());
-    if (!has_row) break;
-    anchors_.emplace_back(stmt.columnInt(0), stmt.columnInt(1));
-  }
+  NT_ASSIGN_OR_RETURN(clock_, ClockMap::load(db));
   return Status::ok();
 }
 
 double JsonReportBuilder::toWallMs(int64_t boottime_ns) const {
-  // The anchor at or before the time (re-sampled anchors track clock steps);
-  // times before the first anchor use the first.
-  auto it = std::upper_bound(anchors_.begin(), anchors_.end(), std::make_pair(boottime_ns, INT64_MAX));
-  const auto& anchor = it == anchors_.begin() ? anchors_.front() : *(it - 1);
-  return static_cast<double>(boottime_ns - anchor.first + anchor.second) / 1e6;
+  return static_cast<double>(clock_.toRealtimeNs(boottime_ns)) / 1e6;
 }
 
 Status JsonReportBuilder::timeSeries(const std::string& title, Db& db, const std::string& sql, bool stacked) {
@@ -317,7 +356,7 @@ Status JsonReportBuilder::timeSeries(const std::string& title, Db& db, const std
   if (stmt.columnCount() < 3)
     return failed("timeSeries", title,
                   Status::error("query needs (time_ns, series, value) columns, has ", stmt.columnCount()));
-  const bool wall = !anchors_.empty();
+  const bool wall = !clock_.empty();
   std::vector<std::string> names;
   std::map<std::string, size_t> index;
   std::vector<JsonWriter> points;
@@ -646,6 +685,14 @@ Status renderHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources,
     if (!status) report.problem(source.name + ": " + status.message());
   }
 
+  // Monitoring exports and their correlation with the recording (nettrail import).
+  Status monitor = addMonitorReportSections(db, report);
+  if (!monitor) report.problem("monitor: " + monitor.message());
+
+  return renderHtmlDocument(report, title, html);
+}
+
+Status renderHtmlDocument(const JsonReportBuilder& report, const std::string& title, std::string* html) {
   std::string data = report.toJson();
   std::string_view css = embeddedAsset("reports/report.css");
   std::string_view script = embeddedAsset("reports/report.js");
@@ -664,11 +711,15 @@ Status renderHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources,
 Status writeHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, const std::string& out_path) {
   std::string html;
   NT_RETURN_IF_ERROR(renderHtmlReport(db, sources, &html));
+  return writeFileAtomically(html, out_path);
+}
+
+Status writeFileAtomically(const std::string& content, const std::string& out_path) {
   const std::string tmp_path = out_path + ".tmp";
   {
     std::ofstream out(tmp_path, std::ios::binary | std::ios::trunc);
     if (!out) return Status::error("report: create ", tmp_path, ": ", errnoText(errno));
-    out.write(html.data(), static_cast<std::streamsize>(html.size()));
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
     out.close();
     if (!out) {
       int err = errno;

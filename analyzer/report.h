@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "clock_map.h"
 #include "db.h"
 #include "family.h"
 #include "json.h"
@@ -32,6 +33,10 @@ class JsonReportBuilder : public ReportBuilder {
   Status timeSeries(const std::string& title, Db& db, const std::string& sql, bool stacked) override;
   Status stacks(const std::string& title, Db& db, const std::string& sql, int max_stacks = 20) override;
   void headline(const std::string& label, const std::string& value) override;
+
+  // Bars of several series side by side: first column labels, each further
+  // column one series named by its column (e.g. label, before, after).
+  Status compareBar(const std::string& title, Db& db, const std::string& sql);
 
   // Core widgets, used by report.cpp only.
   // A definition list of facts (label, value).
@@ -67,7 +72,7 @@ class JsonReportBuilder : public ReportBuilder {
   std::vector<Section> sections_;
   std::vector<std::pair<std::string, std::string>> headlines_;
   std::vector<std::string> problems_;
-  std::vector<std::pair<int64_t, int64_t>> anchors_;  // (boottime_ns, realtime_ns), sorted
+  ClockMap clock_;
   bool anchors_loaded_ = false;
   std::string title_;
   int64_t start_ms_ = -1;
@@ -93,6 +98,11 @@ std::vector<ReportSectionSource> familyReportSources(const std::vector<FamilyEnt
 
 // Builds the report: core sections, then each source's sections in order.
 Status renderHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, std::string* html);
+// The HTML page for an already built document (the report, or the diff report).
+Status renderHtmlDocument(const JsonReportBuilder& report, const std::string& title, std::string* html);
+// Writes `content` to `out_path` through a temporary file, so a failed run never
+// leaves a partial file behind.
+Status writeFileAtomically(const std::string& content, const std::string& out_path);
 // Writes it to `out_path` through a temporary file, so a failed run never
 // leaves a partial report behind.
 Status writeHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, const std::string& out_path);

@@ -271,6 +271,46 @@
     return box;
   }
 
+  // Several series side by side per label (e.g. before and after in a diff).
+  function renderCompareBar(w) {
+    var box = widgetBox('bar', w.title);
+    if (w.labels.length === 0) {
+      box.appendChild(emptyNote());
+      return box;
+    }
+    var labels = w.labels.slice().reverse();
+    var colors = ['#8a8f98', '#3b6ea8', '#c0703a', '#5a9a5a'];
+    var div = chartBox(box, Math.max(180, Math.min(1200, 20 * w.series.length * labels.length + 80)));
+    makeChart(div, {
+      grid: { left: 8, right: 48, top: 32, bottom: 24, containLabel: true },
+      legend: { top: 0 },
+      tooltip: {
+        trigger: 'axis', axisPointer: { type: 'shadow' },
+        formatter: function (params) {
+          if (!params.length) return '';
+          var lines = [escapeHtml(params[0].name)];
+          params.forEach(function (p) {
+            lines.push(escapeHtml(p.seriesName) + ': ' + escapeHtml(formatNumber(p.value)));
+          });
+          return lines.join('<br>');
+        }
+      },
+      xAxis: { type: 'value', axisLabel: { formatter: function (v) { return formatNumber(v); } } },
+      yAxis: {
+        type: 'category', data: labels,
+        axisLabel: { formatter: function (v) { return truncateLabel(v, 48); } }
+      },
+      series: w.series.map(function (s, i) {
+        return {
+          type: 'bar', name: s.name, data: s.values.slice().reverse(),
+          itemStyle: { color: colors[i % colors.length] },
+          label: { show: true, position: 'right', formatter: function (p) { return formatNumber(p.value); } }
+        };
+      })
+    });
+    return box;
+  }
+
   function renderTimeSeries(w) {
     var box = widgetBox('timeseries', w.title);
     if (w.series.length === 0) {
@@ -365,6 +405,7 @@
   var renderers = {
     table: renderTable,
     bar: renderBar,
+    compareBar: renderCompareBar,
     timeSeries: renderTimeSeries,
     stacks: renderStacks,
     facts: renderFacts,
