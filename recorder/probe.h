@@ -18,17 +18,26 @@ struct btf;
 
 namespace nettrail {
 
-// One way to attach a hook: tp_btf, raw_tp, tracepoint, fentry, kprobe...
+// One way to attach a hook: tp_btf, raw_tp, tracepoint, fentry, fexit,
+// kprobe or kretprobe.
 struct AttachCandidate {
   std::string strategy;
   std::string program;  // BPF program name in the family's object
   std::string target;   // what it attaches to, for people: "skb:kfree_skb"
+  // fentry/fexit/kprobe/kretprobe: the kernel function, resolved by the
+  // session against /proc/kallsyms (compiler-renamed copies such as
+  // name.isra.0 count; name.cold does not). The program's SEC() then carries
+  // no target: SEC("fentry"), SEC("kprobe").
+  std::string function;
 };
 
 // A logical hook and its candidates, cheapest first.
 struct AttachHook {
   std::string hook;
   std::vector<AttachCandidate> candidates;
+  // When no candidate works here, the hook is recorded as not attached (with
+  // the reasons) and the family runs without it, instead of failing.
+  bool optional = false;
 };
 
 struct AttachChoice {
@@ -73,6 +82,10 @@ class ProbeFamily {
   // Validates options and resolves names before anything is loaded.
   virtual Status configure(const ParsedOptions& options, ProbeSetup& setup) = 0;
   virtual std::vector<AttachHook> attachPlan() const = 0;
+  // After the trial loads and before the final openObject(): what each hook
+  // of attachPlan() got, for families whose rodata depends on which optional
+  // hooks attached (e.g. the first and last stage of a path).
+  virtual void attachChosen(const std::vector<AttachChoice>& choices) {}
   // Opens a fresh BPF object with rodata and map sizes set (not loaded). The
   // family owns it until destroyObject().
   virtual Result<bpf_object*> openObject() = 0;

@@ -79,19 +79,122 @@ Status checkPrivilegesAndKernel() {
   return Status::ok();
 }
 
+namespace {
+
+bool isFunctionStrategy(const std::string& strategy) {
+  return strategy == "fentry" || strategy == "fexit" || strategy == "kprobe" || strategy == "kretprobe";
+}
+
+// "isra.0", "constprop.3.isra.0", "part.1": compiler clone suffixes, each a
+// word and a number. "cold" (and anything else) is not a callable copy.
+bool isCloneSuffix(std::string_view suffix) {
+  while (!suffix.empty()) {
+    size_t dot = suffix.find('.');
+    if (dot == std::string_view::npos) return false;
+    std::string_view word = suffix.substr(0, dot);
+    if (word != "isra" && word != "constprop" && word != "part" && word != "llvm") return false;
+    suffix.remove_prefix(dot + 1);
+    size_t digits = 0;
+    while (digits < suffix.size() && suffix[digits] >= '0' && suffix[digits] <= '9') ++digits;
+    if (digits == 0) return false;
+    suffix.remove_prefix(digits);
+    if (suffix.empty()) return true;
+    if (suffix.front() != '.') return false;
+    suffix.remove_prefix(1);
+  }
+  return false;
+}
+
+// A candidate after resolution: the program plus what to attach it to.
+struct ResolvedCandidate {
+  const AttachCandidate* candidate = nullptr;
+  std::string function;  // resolved kallsyms name, for function strategies
+};
+
+// Prepares `program` for loading as `r` (fentry/fexit: attach target).
+int prepareProgram(bpf_program* program, const ResolvedCandidate& r) {
+  const std::string& strategy = r.candidate->strategy;
+  if (strategy == "fentry" || strategy == "fexit")
+    return bpf_program__set_attach_target(program, 0, r.function.c_str());
+  return 0;
+}
+
+// Attaches a loaded program as `r`; nullptr with errno set on failure.
+bpf_link* attachProgram(bpf_program* program, const ResolvedCandidate& r) {
+  const std::string& strategy = r.candidate->strategy;
+  if (strategy == "kprobe" || strategy == "kretprobe") {
+    LIBBPF_OPTS(bpf_kprobe_opts, opts, .retprobe = strategy == "kretprobe");
+    return bpf_program__attach_kprobe_opts(program, r.function.c_str(), &opts);
+  }
+  return bpf_program__attach(program);
+}
+
+// Resolves a function candidate's symbol; false with `why` when it cannot be used.
+bool resolveCandidate(const AttachCandidate& candidate, const Kallsyms* kallsyms, ResolvedCandidate* out,
+                      std::string* why) {
+  out->candidate = &candidate;
+  if (!isFunctionStrategy(candidate.strategy) || candidate.function.empty()) return true;
+  if (!kallsyms) {
+    *why = "/proc/kallsyms unreadable, cannot resolve " + candidate.function;
+    return false;
+  }
+  std::vector<std::string> others;
+  std::string resolved = resolveKernelFunction(*kallsyms, candidate.function, &others);
+  if (resolved.empty()) {
+    *why = candidate.function + " not in /proc/kallsyms (not built, inlined, or its module is not loaded)";
+    return false;
+  }
+  if (resolved != candidate.function && (candidate.strategy == "fentry" || candidate.strategy == "fexit")) {
+    // BTF names functions by their source name and has no entry for clones.
+    *why = "only the renamed copy " + resolved + " exists and BTF has no type for it";
+    return false;
+  }
+  out->function = resolved;
+  return true;
+}
+
+}  // namespace
+
+std::string resolveKernelFunction(const Kallsyms& kallsyms, const std::string& name, std::vector<std::string>* others) {
+  if (kallsyms.byName(name)) return name;
+  std::string found;
+  for (size_t i = 0; i < kallsyms.size(); ++i) {
+    const std::string& symbol = kallsyms.at(i).name;
+    if (symbol.size() <= name.size() + 1 || symbol.compare(0, name.size(), name) != 0 || symbol[name.size()] != '.')
+      continue;
+    if (!isCloneSuffix(std::string_view(symbol).substr(name.size() + 1))) continue;
+    if (found.empty()) found = symbol;
+    else if (others && symbol != found) others->push_back(symbol);
+  }
+  return found;
+}
+
 Result<std::vector<AttachChoice>> attachFamily(ProbeFamily& family, const std::string& force_strategy,
-                                               std::vector<bpf_link*>* links) {
+                                               const Kallsyms* kallsyms, std::vector<bpf_link*>* links) {
   std::vector<AttachHook> plan = family.attachPlan();
   std::vector<AttachChoice> choices;
-  std::vector<const AttachCandidate*> chosen;
+  // A family without hooks (it samples /proc, say) has no BPF object at all.
+  if (plan.empty()) return choices;
+  std::vector<ResolvedCandidate> chosen;
   for (const AttachHook& hook : plan) {
     AttachChoice choice;
     choice.hook = hook.hook;
     std::string notes;
-    const AttachCandidate* picked = nullptr;
+    ResolvedCandidate picked;
+    const bool offers_forced =
+        !force_strategy.empty() && std::any_of(hook.candidates.begin(), hook.candidates.end(),
+                                               [&](const AttachCandidate& c) { return c.strategy == force_strategy; });
+    if (!force_strategy.empty() && !offers_forced)
+      notes += "no " + force_strategy + " candidate for this hook, --attach-strategy ignored; ";
     for (const AttachCandidate& candidate : hook.candidates) {
-      if (!force_strategy.empty() && candidate.strategy != force_strategy) {
+      if (offers_forced && candidate.strategy != force_strategy) {
         notes += candidate.strategy + ": skipped (--attach-strategy " + force_strategy + "); ";
+        continue;
+      }
+      ResolvedCandidate resolved;
+      std::string why;
+      if (!resolveCandidate(candidate, kallsyms, &resolved, &why)) {
+        notes += candidate.strategy + " " + candidate.target + ": " + why + "; ";
         continue;
       }
       NT_ASSIGN_OR_RETURN(bpf_object * object, family.openObject());
@@ -106,49 +209,68 @@ Result<std::vector<AttachChoice>> attachFamily(ProbeFamily& family, const std::s
         family.destroyObject();
         return Status::error("internal: attach plan names program ", candidate.program, " that the object lacks");
       }
-      int err = bpf_object__load(object);
+      int err = prepareProgram(program, resolved);
+      if (!err) err = bpf_object__load(object);
       if (err) {
         notes += candidate.strategy + " " + candidate.target + ": load failed: " + errnoText(err) + "; ";
         family.destroyObject();
         continue;
       }
-      bpf_link* link = bpf_program__attach(program);
+      bpf_link* link = attachProgram(program, resolved);
       if (!link) {
-        notes += candidate.strategy + " " + candidate.target + ": attach failed: " + errnoText(errno) + "; ";
+        const int attach_errno = errno;
+        std::string hint;
+        if ((candidate.strategy == "kprobe" || candidate.strategy == "kretprobe") &&
+            !pathExists("/sys/kernel/tracing/kprobe_events") && !pathExists("/sys/kernel/debug/tracing/kprobe_events"))
+          hint = " (this kernel has no kprobe support: no kprobe_events in tracefs)";
+        notes += candidate.strategy + " " + candidate.target + ": attach failed: " + errnoText(attach_errno) + hint +
+                 "; ";
         family.destroyObject();
         continue;
       }
       bpf_link__destroy(link);
       family.destroyObject();
-      picked = &candidate;
+      picked = resolved;
       break;
     }
-    if (!picked) {
-      if (!notes.empty() && notes.size() >= 2) notes.resize(notes.size() - 2);
-      return Status::error("no way to attach ", hook.hook, " on this kernel: ", notes);
+    if (notes.size() >= 2) notes.resize(notes.size() - 2);
+    if (!picked.candidate) {
+      if (!hook.optional) return Status::error("no way to attach ", hook.hook, " on this kernel: ", notes);
+      choice.attached = false;
+      choice.note = "unavailable: " + notes;
+      choices.push_back(choice);
+      continue;
     }
-    choice.strategy = picked->strategy;
-    choice.target = picked->target;
+    choice.strategy = picked.candidate->strategy;
+    choice.target = picked.function.empty() || picked.function == picked.candidate->function
+                        ? picked.candidate->target
+                        : picked.candidate->target + " (" + picked.function + ")";
     choice.attached = true;
-    if (!notes.empty()) notes.resize(notes.size() - 2);
     choice.note = notes;
     choices.push_back(choice);
     chosen.push_back(picked);
   }
+  family.attachChosen(choices);
   // Final load with exactly the chosen programs.
   NT_ASSIGN_OR_RETURN(bpf_object * object, family.openObject());
   bpf_program* p = nullptr;
   bpf_object__for_each_program(p, object) {
-    bool wanted = std::any_of(chosen.begin(), chosen.end(),
-                              [&](const AttachCandidate* c) { return c->program == bpf_program__name(p); });
-    bpf_program__set_autoload(p, wanted);
+    const ResolvedCandidate* match = nullptr;
+    for (const ResolvedCandidate& r : chosen)
+      if (r.candidate->program == bpf_program__name(p)) match = &r;
+    bpf_program__set_autoload(p, match != nullptr);
+    if (match) {
+      int err = prepareProgram(p, *match);
+      if (err) return Status::error("set attach target of ", match->candidate->program, ": ", errnoText(err));
+    }
   }
   int err = bpf_object__load(object);
   if (err) return Status::error("load BPF object: ", errnoText(err));
-  for (const AttachCandidate* candidate : chosen) {
-    bpf_program* program = bpf_object__find_program_by_name(object, candidate->program.c_str());
-    bpf_link* link = bpf_program__attach(program);
-    if (!link) return Status::error("attach ", candidate->strategy, " ", candidate->target, ": ", errnoText(errno));
+  for (const ResolvedCandidate& r : chosen) {
+    bpf_program* program = bpf_object__find_program_by_name(object, r.candidate->program.c_str());
+    bpf_link* link = attachProgram(program, r);
+    if (!link)
+      return Status::error("attach ", r.candidate->strategy, " ", r.candidate->target, ": ", errnoText(errno));
     if (links) links->push_back(link);
     else bpf_link__destroy(link);
   }
@@ -167,7 +289,7 @@ Result<std::vector<std::pair<std::string, AttachChoice>>> probeAttachPlans(
     ProbeSetup setup;
     setup.kallsyms = kallsyms.isOk() ? &*kallsyms : nullptr;
     NT_RETURN_IF_ERROR(family->configure(options, setup).context(entry.name));
-    auto choices = attachFamily(*family, force_strategy, nullptr);
+    auto choices = attachFamily(*family, force_strategy, setup.kallsyms, nullptr);
     family->destroyObject();
     if (!choices.isOk()) {
       AttachChoice failed;
@@ -228,7 +350,7 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
     NT_RETURN_IF_ERROR(family->probe->configure(parsed, family->setup).context(name));
     for (const std::string& warning : family->setup.warnings)
       std::fprintf(stderr, "nettrail-record: %s: %s\n", name.c_str(), warning.c_str());
-    auto choices = attachFamily(*family->probe, options_.force_strategy, &family->links);
+    auto choices = attachFamily(*family->probe, options_.force_strategy, &kallsyms, &family->links);
     if (!choices.isOk()) return choices.status().context(name);
     family->choices = std::move(*choices);
     families_.push_back(std::move(family));
@@ -310,9 +432,17 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
     if (options_.duration_seconds > 0) std::fprintf(stderr, " for %.1f s", options_.duration_seconds);
     std::fprintf(stderr, " (Ctrl-C to stop)\n");
     for (auto& family : families_)
-      for (const AttachChoice& c : family->choices)
-        std::fprintf(stderr, "nettrail-record: %s: %s via %s %s\n", family->name.c_str(), c.hook.c_str(),
-                     c.strategy.c_str(), c.target.c_str());
+      for (const AttachChoice& c : family->choices) {
+        if (c.attached)
+          std::fprintf(stderr, "nettrail-record: %s: %s via %s %s\n", family->name.c_str(), c.hook.c_str(),
+                       c.strategy.c_str(), c.target.c_str());
+        else
+          std::fprintf(stderr, "nettrail-record: %s: %s %s\n", family->name.c_str(), c.hook.c_str(),
+                       c.note.c_str());
+      }
+    for (auto& family : families_)
+      if (family->choices.empty())
+        std::fprintf(stderr, "nettrail-record: %s: samples via procfs (no BPF hooks)\n", family->name.c_str());
   }
 
   struct rusage usage_start;
@@ -330,6 +460,9 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
     std::vector<std::pair<std::string, CounterValue>> all;
     for (auto& family : families_)
       for (const CounterValue& c : family->probe->counters()) all.push_back({family->name, c});
+    // The sink's own: user stacks it could not symbolize (the process was gone).
+    all.push_back({"recorder", {"user_stacks_unsymbolized", -1, sink.userStacksUnsymbolized(), false}});
+    all.push_back({"recorder", {"user_frames_unsymbolized", -1, sink.userFramesUnsymbolized(), false}});
     auto counters = stats.initCounters(static_cast<unsigned>(all.size()));
     for (unsigned i = 0; i < all.size(); ++i) {
       counters[i].setFamily(all[i].first);

@@ -16,7 +16,7 @@ struct SessionOptions {
   double duration_seconds = 0;  // 0 = until SIGINT/SIGTERM
   std::vector<std::string> families;
   RotationPolicy rotation;
-  int zstd_level = 3;
+  int zstd_level = 1;
   std::string force_strategy;   // tests: use only this attach strategy
   std::vector<std::string> command_line;
   bool verbose = false;
@@ -60,7 +60,18 @@ class Session {
 };
 
 // Chooses and attaches one candidate per hook; exposed for `check` and tests.
+// A forced strategy applies to the hooks that offer it; the others keep their
+// own order (and say so in their note). Hooks marked optional that cannot be
+// attached come back with attached=false and the reasons.
 Result<std::vector<AttachChoice>> attachFamily(ProbeFamily& family, const std::string& force_strategy,
-                                               std::vector<bpf_link*>* links);
+                                               const Kallsyms* kallsyms, std::vector<bpf_link*>* links);
+
+// The kallsyms name to attach to for kernel function `name`: the name itself
+// when the kernel has it, else a compiler-renamed copy (name.isra.N,
+// name.constprop.N, name.part.N, and combinations; never name.cold, the
+// outlined unlikely path). `others` gets further renamed copies. Empty when
+// the kernel has neither (not built in, inlined everywhere, module not loaded).
+std::string resolveKernelFunction(const Kallsyms& kallsyms, const std::string& name,
+                                  std::vector<std::string>* others = nullptr);
 
 }  // namespace nettrail
