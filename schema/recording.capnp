@@ -50,6 +50,7 @@ struct Batch {
   union {
     none @0 :Void;
     drop @1 :Drop.DropBatch;
+    stages @2 :import "stages.capnp".StagesBatch;
   }
 }
 

@@ -1,0 +1,265 @@
+-- Stages family: per-packet timestamps at each stage of the host TX/RX path
+-- (IP output, OVS datapath and upcall, conntrack, qdisc, device transmit and
+-- receive, protocol receive, tun). Stage names are the recorder's stage
+-- names: ip_output, internal_dev_xmit, netif_receive_skb, netdev_frame_hook,
+-- ovs_dp_process_packet, ovs_dp_upcall, ovs_flow_key_extract_userspace,
+-- ovs_vport_send, nf_conntrack_in, net_dev_queue, qdisc_enqueue,
+-- qdisc_dequeue, net_dev_start_xmit, net_dev_xmit, proto_rcv, tun_net_xmit.
+
+-- One row per followed packet: completed packets at or above --latency-us,
+-- and packets still in flight when the recording stopped.
+CREATE TABLE stages_packet(
+  -- Row number of the packet in the recording, from 1.
+  packet_id INTEGER PRIMARY KEY,
+  -- 1 if the packet reached the path's last stage, 0 if it was still in flight at the end.
+  complete INTEGER,
+  -- CPU of the last stage.
+  cpu INTEGER,
+  -- Network namespace inode of the device at the first stage.
+  netns INTEGER,
+  -- Interface index of the device at the first stage.
+  ifindex INTEGER,
+  -- skb->len at the first stage, bytes.
+  length INTEGER,
+  -- 802.1Q VLAN id at the first stage, NULL if untagged.
+  vlan_id INTEGER,
+  -- L4 protocol name: TCP, UDP, ICMP, ICMPv6.
+  l4 TEXT,
+  -- Source IP address in text form.
+  src_ip TEXT,
+  -- Destination IP address in text form.
+  dst_ip TEXT,
+  -- TCP/UDP source port; NULL for ICMP.
+  src_port INTEGER,
+  -- TCP/UDP destination port; NULL for ICMP.
+  dst_port INTEGER,
+  -- ICMP echo id; NULL otherwise.
+  icmp_id INTEGER,
+  -- ICMP echo sequence; NULL otherwise.
+  icmp_seq INTEGER,
+  -- TCP sequence number; NULL otherwise.
+  tcp_seq INTEGER,
+  -- IPv4 identification (TCP, UDP); NULL otherwise.
+  ip_id INTEGER,
+  -- Stage hits after the first for this packet (only the first hit of a stage is timed).
+  repeats INTEGER,
+  -- Number of stages the packet was seen at.
+  stage_count INTEGER,
+  -- First stage seen, by time.
+  first_stage TEXT,
+  -- Last stage seen, by time.
+  last_stage TEXT,
+  -- CLOCK_BOOTTIME of the first stage, ns.
+  first_ns INTEGER,
+  -- CLOCK_BOOTTIME of the last stage, ns.
+  last_ns INTEGER,
+  -- last_ns - first_ns: end to end for complete packets.
+  total_ns INTEGER,
+  -- 1 if the packet went through ovs_dp_upcall (a datapath flow miss).
+  upcall INTEGER
+);
+
+-- One row per packet and stage, in time order: the per-packet waterfall.
+CREATE TABLE stages_time(
+  -- stages_packet.packet_id.
+  packet_id INTEGER,
+  -- Position of the stage in the packet's path, from 0.
+  position INTEGER,
+  -- Stage name.
+  stage TEXT,
+  -- CLOCK_BOOTTIME of the first hit of the stage, ns.
+  time_ns INTEGER,
+  -- Time since the packet's previous stage, ns; 0 at position 0.
+  since_prev_ns INTEGER,
+  -- Time since the packet's first stage, ns.
+  since_first_ns INTEGER
+);
+
+-- In-kernel log2 histograms per interval: one row per pair, bucket and
+-- interval in which the bucket grew. Pairs are (previous stage, stage) as the
+-- packets went; from_stage = to_stage = 'end_to_end' for the whole path.
+CREATE TABLE stages_hist(
+  -- Interval number, 0 for the first.
+  interval_index INTEGER,
+  -- CLOCK_BOOTTIME at the end of the interval, ns.
+  time_ns INTEGER,
+  -- Stage the time is measured from, or end_to_end.
+  from_stage TEXT,
+  -- Stage the time is measured to, or end_to_end.
+  to_stage TEXT,
+  -- Bucket: times in [2^log2_ns, 2^(log2_ns+1)) ns.
+  log2_ns INTEGER,
+  -- Packets that fell in the bucket in this interval.
+  count INTEGER
+);
+
+-- Session totals per interval of the in-kernel summary.
+CREATE TABLE stages_interval(
+  -- Interval number, 0 for the first.
+  interval_index INTEGER,
+  -- CLOCK_BOOTTIME at the end of the interval, ns.
+  time_ns INTEGER,
+  -- Packets whose session opened at the path's first stage in this interval.
+  started INTEGER,
+  -- Packets that reached the path's last stage in this interval.
+  completed INTEGER,
+  -- Sessions open at the end of the interval.
+  in_flight INTEGER
+);
+
+-- Each adjacent pair of stages of each recorded packet.
+CREATE VIEW stages_step(
+  -- stages_packet.packet_id.
+  packet_id,
+  -- Earlier stage.
+  from_stage,
+  -- Next stage the packet reached.
+  to_stage,
+  -- Time between them, ns.
+  delta_ns,
+  -- 1 if the packet reached the path's last stage.
+  complete
+) AS
+SELECT t.packet_id, p.stage, t.stage, t.since_prev_ns, k.complete
+FROM stages_time t
+JOIN stages_time p ON p.packet_id = t.packet_id AND p.position = t.position - 1
+JOIN stages_packet k ON k.packet_id = t.packet_id;
+
+-- Exact latency percentiles (nearest rank) per adjacent stage pair and end to
+-- end, over the per-packet rows of complete packets.
+CREATE VIEW stages_latency(
+  -- 'from -> to' for a stage pair, 'end to end' for the whole path.
+  segment,
+  -- Earlier stage, or NULL for end to end.
+  from_stage,
+  -- Later stage, or NULL for end to end.
+  to_stage,
+  -- Packets measured.
+  packets,
+  -- Median, ns.
+  p50_ns,
+  -- 90th percentile, ns.
+  p90_ns,
+  -- 99th percentile, ns.
+  p99_ns,
+  -- 99.9th percentile, ns.
+  p999_ns,
+  -- Maximum, ns.
+  max_ns,
+  -- Mean, ns.
+  avg_ns,
+  -- Smallest position of the pair in any packet's path, for ordering.
+  sort_key
+) AS
+WITH samples(from_stage, to_stage, v, sort_key) AS (
+  SELECT s.from_stage, s.to_stage, s.delta_ns, t.position
+  FROM stages_step s JOIN stages_time t ON t.packet_id = s.packet_id AND t.stage = s.to_stage
+  WHERE s.complete = 1
+  UNION ALL
+  SELECT NULL, NULL, total_ns, 1000000 FROM stages_packet WHERE complete = 1
+),
+ranked AS (
+  SELECT from_stage, to_stage, v, sort_key,
+         ROW_NUMBER() OVER (PARTITION BY from_stage, to_stage ORDER BY v) AS rn,
+         COUNT(*) OVER (PARTITION BY from_stage, to_stage) AS n
+  FROM samples
+),
+-- nearest rank: ceil(p * n)
+ranks AS (
+  SELECT from_stage, to_stage, v, sort_key, rn, n,
+         CAST(0.5 * n AS INTEGER) + (0.5 * n > CAST(0.5 * n AS INTEGER)) AS r50,
+         CAST(0.9 * n AS INTEGER) + (0.9 * n > CAST(0.9 * n AS INTEGER)) AS r90,
+         CAST(0.99 * n AS INTEGER) + (0.99 * n > CAST(0.99 * n AS INTEGER)) AS r99,
+         CAST(0.999 * n AS INTEGER) + (0.999 * n > CAST(0.999 * n AS INTEGER)) AS r999
+  FROM ranked
+)
+SELECT CASE WHEN from_stage IS NULL THEN 'end to end' ELSE from_stage || ' -> ' || to_stage END,
+       from_stage, to_stage, MAX(n),
+       MAX(CASE WHEN rn = r50 THEN v END), MAX(CASE WHEN rn = r90 THEN v END),
+       MAX(CASE WHEN rn = r99 THEN v END), MAX(CASE WHEN rn = r999 THEN v END),
+       MAX(v), AVG(v), MIN(sort_key)
+FROM ranks GROUP BY from_stage, to_stage
+ORDER BY MIN(sort_key), MAX(n) DESC;
+
+-- The in-kernel log2 histograms over the whole recording, per stage pair
+-- and end to end (every packet that passed each pair, not only those above
+-- --latency-us).
+CREATE VIEW stages_log2(
+  -- Earlier stage, or end_to_end.
+  from_stage,
+  -- Later stage, or end_to_end.
+  to_stage,
+  -- Bucket: times in [2^log2_ns, 2^(log2_ns+1)) ns.
+  log2_ns,
+  -- Lower bound of the bucket, ns.
+  low_ns,
+  -- Packets in the bucket.
+  count
+) AS
+SELECT from_stage, to_stage, log2_ns, CASE WHEN log2_ns = 0 THEN 0 ELSE (1 << log2_ns) END, SUM(count)
+FROM stages_hist GROUP BY from_stage, to_stage, log2_ns;
+
+-- Complete packets, slowest first, with their flow.
+CREATE VIEW stages_slowest(
+  -- stages_packet.packet_id.
+  packet_id,
+  -- End to end, microseconds.
+  total_us,
+  -- Flow in text form.
+  flow,
+  -- TCP seq, IP id or ICMP id/seq, in text form.
+  identity,
+  -- 1 if it went through an OVS upcall.
+  upcall,
+  -- Stages seen.
+  stage_count,
+  -- CLOCK_BOOTTIME of the first stage, ns.
+  first_ns
+) AS
+SELECT packet_id, total_ns / 1000.0,
+       l4 || ' ' || src_ip || COALESCE(':' || src_port, '') || ' > ' || dst_ip || COALESCE(':' || dst_port, ''),
+       CASE WHEN icmp_id IS NOT NULL THEN 'id ' || icmp_id || ' seq ' || icmp_seq
+            WHEN tcp_seq IS NOT NULL THEN 'seq ' || tcp_seq || ' ip_id ' || COALESCE(ip_id, '-')
+            ELSE 'ip_id ' || COALESCE(ip_id, '-') END,
+       upcall, stage_count, first_ns
+FROM stages_packet WHERE complete = 1 ORDER BY total_ns DESC;
+
+-- Per-stage waterfall of every recorded packet: when each stage came,
+-- relative to the packet's first stage.
+CREATE VIEW stages_waterfall(
+  -- stages_packet.packet_id.
+  packet_id,
+  -- Position in the packet's path, from 0.
+  position,
+  -- Stage name.
+  stage,
+  -- Microseconds since the packet's first stage.
+  at_us,
+  -- Microseconds since the previous stage.
+  step_us
+) AS
+SELECT packet_id, position, stage, since_first_ns / 1000.0, since_prev_ns / 1000.0
+FROM stages_time ORDER BY packet_id, position;
+
+-- Packets whose path did not complete, by the last stage they reached:
+-- where packets stop (or are still queued when recording stops).
+CREATE VIEW stages_incomplete(
+  -- Last stage reached.
+  last_stage,
+  -- Packets that stopped there.
+  packets
+) AS
+SELECT last_stage, COUNT(*) FROM stages_packet WHERE complete = 0 GROUP BY last_stage ORDER BY COUNT(*) DESC;
+
+-- Session accounting over the whole recording (in-kernel counters): packets
+-- started, completed, and the difference that never reached the last stage.
+CREATE VIEW stages_sessions(
+  -- Sessions opened at the path's first stage.
+  started,
+  -- Sessions that reached the path's last stage.
+  completed,
+  -- started - completed: packets that left the path, were evicted, or were in flight at the end.
+  incomplete
+) AS
+SELECT COALESCE(SUM(started), 0), COALESCE(SUM(completed), 0), COALESCE(SUM(started) - SUM(completed), 0)
+FROM stages_interval;

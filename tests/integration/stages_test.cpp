@@ -1,0 +1,156 @@
+// Stages family on this host's kernel: ping and UDP between two namespaces
+// over veth (with a tbf qdisc so the qdisc stages exist). The tracepoint
+// stages (net_dev_queue, qdisc_enqueue/dequeue, net_dev_start_xmit,
+// net_dev_xmit) must be hit by every packet with monotonic per-packet times
+// whose steps sum to the end-to-end time; the function stages (ip_output,
+// OVS, conntrack, protocol receive) need fentry or kprobes, which this kernel
+// refuses, and must be reported unavailable with the reason. Needs root, BTF
+// and tracefs.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "db.h"
+#include "ingest.h"
+#include "integration/netns.h"
+#include "testing/requirements.h"
+#include "testing/test_recordings.h"
+
+namespace nettrail {
+namespace {
+
+using testing::RecorderProcess;
+using testing::VethPair;
+using testing::runInNetns;
+using testing::shell;
+
+class StagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    NT_REQUIRE(Requirement::kRoot | Requirement::kBtf | Requirement::kTracefs);
+    net_ = std::make_unique<VethPair>();
+    ASSERT_TRUE(net_->ok()) << net_->error();
+    ASSERT_EQ(shell("tc -n " + net_->ns_a + " qdisc add dev " + net_->if_a + " root tbf rate 1gbit burst 64k latency 50ms"),
+              0);
+    path_ = testing::tempPath("stages.ntr");
+  }
+  void TearDown() override {
+    if (!path_.empty() && !HasFailure()) std::remove(path_.c_str());
+  }
+
+  void record(const std::vector<std::string>& extra, const std::function<void()>& traffic) {
+    std::vector<std::string> args = {"--families", "stages", "--phy-interface", net_->if_a};
+    args.insert(args.end(), extra.begin(), extra.end());
+    for (const char* a : {"-o", path_.c_str(), "--force", "-i", "200ms"}) args.push_back(a);
+    RecorderProcess recorder;
+    ASSERT_TRUE(recorder.start(args)) << recorder.output();
+    traffic();
+    usleep(300 * 1000);
+    int rc = recorder.stop();
+    output_ = recorder.output();
+    ASSERT_EQ(rc, 0) << output_;
+  }
+
+  std::unique_ptr<Db> ingest() {
+    auto db = Db::open(":memory:");
+    EXPECT_TRUE(db.isOk());
+    Status status = ingestRecordings({path_}, **db, IngestOptions{});
+    EXPECT_TRUE(status.isOk()) << status.message();
+    return std::move(*db);
+  }
+
+  int64_t count(Db& db, const std::string& sql) {
+    auto v = db.queryInt(sql);
+    EXPECT_TRUE(v.isOk()) << sql << ": " << v.status().message();
+    return v.isOk() ? *v : -1;
+  }
+
+  std::unique_ptr<VethPair> net_;
+  std::string path_;
+  std::string output_;
+};
+
+constexpr const char* kTracepointStages[] = {"net_dev_queue", "qdisc_enqueue", "qdisc_dequeue", "net_dev_start_xmit",
+                                             "net_dev_xmit"};
+
+TEST_F(StagesTest, PingHitsEveryTracepointStageInOrder) {
+  record({"--protocol", "icmp", "--src-ip", net_->ip_a}, [&] {
+    EXPECT_EQ(shell("ip netns exec " + net_->ns_a + " ping -c 20 -i 0.05 -W 1 " + net_->ip_b + " >/dev/null"), 0);
+  });
+  auto db = ingest();
+  // Every echo request completed the path, and the in-kernel summary agrees.
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stages_packet WHERE complete = 1 AND l4 = 'ICMP' AND src_ip = '" +
+                           net_->ip_a + "' AND dst_ip = '" + net_->ip_b + "'"),
+            20);
+  EXPECT_EQ(count(*db, "SELECT COUNT(DISTINCT icmp_seq) FROM stages_packet WHERE complete = 1"), 20);
+  EXPECT_EQ(count(*db, "SELECT completed FROM stages_sessions"), 20);
+  EXPECT_EQ(count(*db, "SELECT started FROM stages_sessions"), 20);
+  EXPECT_EQ(count(*db, "SELECT SUM(count) FROM stages_log2 WHERE from_stage = 'end_to_end'"), 20);
+  for (const char* stage : kTracepointStages) {
+    SCOPED_TRACE(stage);
+    EXPECT_EQ(count(*db, std::string("SELECT COUNT(DISTINCT packet_id) FROM stages_time WHERE stage = '") + stage + "'"),
+              20);
+    EXPECT_EQ(count(*db, std::string("SELECT COUNT(*) FROM attachment WHERE family = 'stages' AND hook = '") + stage +
+                             "' AND attached = 1 AND strategy = 'tp_btf'"),
+              1);
+  }
+  // Per packet: the stages come in path order, times never go back, and the
+  // steps add up to the end-to-end time.
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stages_time a JOIN stages_time b ON a.packet_id = b.packet_id AND "
+                       "b.position = a.position + 1 WHERE b.time_ns < a.time_ns"),
+            0);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stages_packet p WHERE p.complete = 1 AND p.total_ns != "
+                       "(SELECT SUM(since_prev_ns) FROM stages_time t WHERE t.packet_id = p.packet_id)"),
+            0);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stages_packet WHERE complete = 1 AND (first_stage != 'net_dev_queue' "
+                       "OR last_stage != 'net_dev_xmit' OR stage_count != 5)"),
+            0);
+  EXPECT_EQ(count(*db, "SELECT packets FROM stages_latency WHERE segment = 'qdisc_enqueue -> qdisc_dequeue'"), 20);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stages_latency WHERE p50_ns IS NULL OR max_ns < p99_ns OR p99_ns < p50_ns"),
+            0);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM loss_summary"), 0);
+}
+
+TEST_F(StagesTest, FunctionStagesAreReportedUnavailableWithTheReason) {
+  record({"--protocol", "udp", "--dst-port", "7301"}, [&] {
+    EXPECT_EQ(runInNetns(net_->ns_a, [&] { return testing::udpSend(net_->ip_b, 7301, 15) == 15 ? 0 : 1; }), 0);
+  });
+  auto db = ingest();
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stages_packet WHERE complete = 1 AND l4 = 'UDP' AND dst_port = 7301 "
+                       "AND ip_id IS NOT NULL"),
+            15);
+  // This kernel: fentry is refused and there are no kprobes; OVS is not loaded.
+  for (const char* hook : {"ip_output", "ovs_dp_process_packet", "ovs_dp_upcall", "ovs_vport_send", "nf_conntrack_in"}) {
+    SCOPED_TRACE(hook);
+    EXPECT_EQ(count(*db, std::string("SELECT COUNT(*) FROM attachment WHERE family = 'stages' AND hook = '") + hook +
+                             "' AND attached = 0 AND note LIKE 'unavailable: fentry %' AND note LIKE '%kprobe %'"),
+              1);
+  }
+  EXPECT_NE(output_.find("ip_output unavailable: fentry ip_output:"), std::string::npos) << output_;
+  // `check` says the same, and the report lists them.
+  std::string check;
+  shell(std::string(NT_RECORD_BIN) + " check --families stages --phy-interface " + net_->if_a, &check);
+  EXPECT_NE(check.find("ip_output"), std::string::npos) << check;
+  EXPECT_NE(check.find("UNAVAILABLE"), std::string::npos) << check;
+  EXPECT_NE(check.find("net_dev_xmit tp_btf"), std::string::npos) << check;
+  const std::string html = testing::tempPath("stages.html");
+  std::string out;
+  ASSERT_EQ(shell(std::string(NT_ANALYZER_BIN) + " report " + path_ + " -o " + html, &out), 0) << out;
+  std::string text;
+  shell("grep -c 'Stages unavailable on the recorded kernel' " + html, &text);
+  EXPECT_NE(text.find('1'), std::string::npos) << text;
+  std::remove(html.c_str());
+}
+
+TEST_F(StagesTest, RxNeedsTwoStagesAndSaysWhy) {
+  RecorderProcess recorder;
+  EXPECT_FALSE(recorder.start({"--families", "stages", "--phy-interface", net_->if_b, "--direction", "rx", "-o", path_,
+                               "--force"},
+                              10));
+  EXPECT_NE(recorder.output().find("fewer than two stages of the rx path"), std::string::npos) << recorder.output();
+  recorder.stop();
+}
+
+}  // namespace
+}  // namespace nettrail
