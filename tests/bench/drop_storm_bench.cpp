@@ -4,7 +4,7 @@
 // Prints drops/s, events recorded and lost, bytes per event on disk, the
 // recorder's CPU per event, and ingest rows/s. Figures only; no pass/fail.
 //
-//   nettrail_drop_bench [--seconds N] [--mode details|summary|both] [--no-stack-trace]
+//   nettrail_drop_bench [--seconds N] [--mode details|summary|both] [--no-stack-trace] [--keep FILE.ntr]
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -108,13 +108,15 @@ int main(int argc, char** argv) {
   double seconds = 5;
   std::string mode = "details";
   bool stacks = true;
+  std::string keep;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
+    else if (a == "--keep" && i + 1 < argc) keep = argv[++i];
     else if (a == "--mode" && i + 1 < argc) mode = argv[++i];
     else if (a == "--no-stack-trace") stacks = false;
     else {
-      std::fprintf(stderr, "usage: %s [--seconds N] [--mode details|summary|both] [--no-stack-trace]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--seconds N] [--mode details|summary|both] [--no-stack-trace] [--keep FILE.ntr]\n", argv[0]);
       return 2;
     }
   }
@@ -134,7 +136,7 @@ int main(int argc, char** argv) {
   const uint64_t baseline = storm(netns, "ntstorm0", seconds);
   std::printf("  without recorder: %.0f drops/s\n", static_cast<double>(baseline) / seconds);
 
-  const std::string path = "/tmp/nettrail-bench-" + std::to_string(getpid()) + ".ntr";
+  const std::string path = keep.empty() ? "/tmp/nettrail-bench-" + std::to_string(getpid()) + ".ntr" : keep;
   nettrail::testing::RecorderProcess recorder;
   std::vector<std::string> args = {"--netns", std::to_string(nettrail::testing::netnsInode(netns)), "--mode", mode,
                                    "-o", path, "--force", "--ring-size", "64M"};
@@ -179,7 +181,7 @@ int main(int argc, char** argv) {
                   t1 - t0, rows.isOk() ? static_cast<double>(*rows) / (t1 - t0) : 0.0);
     }
   }
-  std::remove(path.c_str());
+  if (keep.empty()) std::remove(path.c_str());
   std::printf("recorder output:\n%s", out.c_str());
   return 0;
 }
