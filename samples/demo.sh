@@ -6,7 +6,7 @@
 # Builds nettrail if needed (installing Debian packages when missing), makes
 # two network namespaces joined by a veth pair, and while nettrail-record runs
 # produces drops the kernel really makes: TCP SYNs and UDP datagrams to closed
-# ports, an nftables drop rule, and a tbf qdisc overflow. Then it ingests the
+# ports, an nftables drop rule, and a tbf qdisc overflow (a flood ping). Then it ingests the
 # recording, prints the terminal views and writes DIR/drops.html (default
 # DIR: ./nettrail-demo). Everything it creates in the kernel is removed on exit.
 set -euo pipefail
@@ -65,7 +65,7 @@ while [ $SECONDS -lt $end ]; do
     for i in $(seq 1 20); do (echo > /dev/tcp/10.98.0.2/8080) 2>/dev/null; done
     for i in $(seq 1 30); do echo demo > /dev/udp/10.98.0.2/9999; done
     for i in $(seq 1 15); do echo demo > /dev/udp/10.98.0.2/5353; done
-    head -c 1200000 /dev/zero | split -b 1000 --filter="cat > /dev/udp/10.98.0.2/7777" 2>/dev/null || true
+    ping -f -q -l 64 -c 200 -s 1200 -W 1 10.98.0.2 >/dev/null 2>&1 || true
   ' || true
   sleep 0.3
 done
