@@ -24,6 +24,10 @@
 #include "text_views.h"
 
 namespace nettrail {
+namespace stages {
+// analyzer/families/stages.cpp: the terminal view of `nettrail stages`.
+Status printStagesView(Db& db, int top, std::ostream& out);
+}  // namespace stages
 namespace {
 
 struct OptionSpec {
@@ -360,6 +364,23 @@ int runDrops(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   return status.isOk() ? kExitOk : failure(cli, status.context("drops"));
 }
 
+int runStages(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 1, cli)) return rc;
+  int top = 5;
+  if (args.has("top")) {
+    auto n = parseCount(args.get("top", ""));
+    if (!n || *n > 100000)
+      return usageError(cli, "stages: --top " + escapeForTerminal(args.get("top", "")) + ": expected a whole number",
+                        verb.name);
+    top = static_cast<int>(*n);
+  }
+  auto db = openInput(args.positional[0], cli);
+  if (!db.isOk()) return failure(cli, db.status());
+  Status status = printLossWarning(**db, cli);
+  if (status.isOk()) status = stages::printStagesView(**db, top, cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status.context("stages"));
+}
+
 int runEvents(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   if (int rc = needPositional(verb, args, 1, cli)) return rc;
   int64_t limit = 50;
@@ -542,6 +563,13 @@ const std::vector<Verb>& verbs() {
        "nettrail events FILE.ntr|FILE.db [--limit N]", "",
        {{"limit", 'n', true, "Drops to show (default 50)"}},
        &runEvents},
+      {"stages", "Per-stage latency: log2 histograms per stage pair, exact percentiles, slowest packets",
+       "nettrail stages FILE.ntr|FILE.db [-t N]",
+       "Like the seed latency tools: a BCC-style log2 histogram per adjacent stage pair and end to end (every "
+       "packet, counted in the kernel), exact percentiles from the per-packet records, then the slowest packets "
+       "with their per-stage waterfall. Stages the recorded kernel could not attach are listed first.",
+       {{"top", 't', true, "Slowest packets shown with their waterfall (default 5)"}},
+       &runStages},
       {"report", "Write a self-contained HTML report", "nettrail report FILE.ntr|FILE.db -o OUT.html", "",
        {{"output", 'o', true, "HTML file to write"}},
        &runReport},
