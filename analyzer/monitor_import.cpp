@@ -248,6 +248,7 @@ Status Parser::parsePing(MonitorData* out) {
         auto rtt = parseNumber(value);
         if (!rtt || !std::isfinite(*rtt) || *rtt < 0) return error("expected \"time=T ms\", got ", quoted(rest));
         probe.rtt_ms = *rtt;
+        target = probe.target;  // for later timeouts when the log has no "PING" line
       } else if (startsWith(rest, "no answer yet for icmp_seq=") || startsWith(rest, "From ") ||
                  startsWith(rest, "Request timeout for icmp_seq")) {
         probe.seq = numberAfter(rest, "icmp_seq=");
