@@ -15,6 +15,7 @@
 #include "db.h"
 #include "ingest.h"
 #include "integration/netns.h"
+#include "integration/recorded_db.h"
 #include "testing/requirements.h"
 #include "testing/test_recordings.h"
 
@@ -38,28 +39,12 @@ class DropPacketTest : public ::testing::Test {
 
   void record(std::vector<std::string> args, const std::function<void()>& traffic) {
     for (const char* a : {"-o", path_.c_str(), "--force", "--mode", "details"}) args.push_back(a);
-    RecorderProcess recorder;
-    ASSERT_TRUE(recorder.start(args)) << recorder.output();
-    traffic();
-    usleep(300 * 1000);
-    ASSERT_EQ(recorder.stop(), 0) << recorder.output();
+    testing::recordWhile(args, traffic);
   }
 
-  std::unique_ptr<Db> ingest() {
-    auto db = Db::open(":memory:");
-    EXPECT_TRUE(db.isOk());
-    Status status = ingestRecordings({path_}, **db, IngestOptions{});
-    EXPECT_TRUE(status.isOk()) << status.message();
-    return std::move(*db);
-  }
-
-  int64_t count(Db& db, const std::string& sql) {
-    auto v = db.queryInt(sql);
-    EXPECT_TRUE(v.isOk()) << v.status().message() << " in " << sql;
-    return v.isOk() ? *v : -1;
-  }
-
-  std::string netnsArg(const std::string& ns) { return std::to_string(testing::netnsInode(ns)); }
+  std::unique_ptr<Db> ingest() { return testing::ingestForTest({path_}); }
+  int64_t count(Db& db, const std::string& sql) { return testing::queryCount(db, sql); }
+  std::string netnsArg(const std::string& ns) { return testing::netnsArg(ns); }
 
   std::unique_ptr<VethPair> net_;
   std::string path_;
@@ -233,9 +218,7 @@ TEST_F(DropPacketTest, SizeRotationKeepsAFileBudget) {
     if (access(seg.c_str(), F_OK) == 0) {
       ++remaining;
       highest = i;
-      auto reader_db = Db::open(":memory:");
-      ASSERT_TRUE(reader_db.isOk());
-      EXPECT_TRUE(ingestRecordings({seg}, **reader_db, IngestOptions{}).isOk()) << seg;
+      EXPECT_TRUE(testing::ingestForTest({seg})) << seg;
       std::remove(seg.c_str());
     }
   }

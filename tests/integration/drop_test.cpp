@@ -16,6 +16,7 @@
 #include "db.h"
 #include "ingest.h"
 #include "integration/netns.h"
+#include "integration/recorded_db.h"
 #include "testing/requirements.h"
 #include "testing/test_recordings.h"
 
@@ -46,38 +47,13 @@ class DropTest : public ::testing::Test {
   void record(const std::vector<std::string>& extra, const std::function<void()>& traffic) {
     std::vector<std::string> args = extra;
     for (const char* a : {"-o", path_.c_str(), "--force", "-i", "200ms"}) args.push_back(a);
-    RecorderProcess recorder;
-    ASSERT_TRUE(recorder.start(args)) << recorder.output();
-    traffic();
-    usleep(300 * 1000);  // softirq processing of the last packets
-    int rc = recorder.stop();
-    recorder_output_ = recorder.output();
-    ASSERT_EQ(rc, 0) << recorder_output_;
+    recorder_output_ = testing::recordWhile(args, traffic);
   }
 
-  std::unique_ptr<Db> ingest() {
-    auto db = Db::open(":memory:");
-    EXPECT_TRUE(db.isOk());
-    Status status = ingestRecordings({path_}, **db, IngestOptions{});
-    EXPECT_TRUE(status.isOk()) << status.message();
-    return std::move(*db);
-  }
-
-  int64_t count(Db& db, const std::string& sql) {
-    auto v = db.queryInt(sql);
-    EXPECT_TRUE(v.isOk()) << v.status().message();
-    return v.isOk() ? *v : -1;
-  }
-
-  std::string text(Db& db, const std::string& sql) {
-    auto stmt = db.prepare(sql);
-    EXPECT_TRUE(stmt.isOk()) << stmt.status().message();
-    if (!stmt.isOk()) return "";
-    auto row = stmt->step();
-    return row.isOk() && *row ? stmt->columnText(0) : "";
-  }
-
-  std::string netnsArg(const std::string& ns) { return std::to_string(testing::netnsInode(ns)); }
+  std::unique_ptr<Db> ingest() { return testing::ingestForTest({path_}); }
+  int64_t count(Db& db, const std::string& sql) { return testing::queryCount(db, sql); }
+  std::string text(Db& db, const std::string& sql) { return testing::queryText(db, sql); }
+  std::string netnsArg(const std::string& ns) { return testing::netnsArg(ns); }
 
   std::unique_ptr<VethPair> net_;
   std::string path_;
@@ -286,16 +262,15 @@ TEST_F(DropTest, RotationWritesSelfContainedSegments) {
   ASSERT_GE(files.size(), 3u) << recorder.output();
   int64_t total = 0;
   for (const std::string& f : files) {
-    auto db = Db::open(":memory:");
-    ASSERT_TRUE(db.isOk());
-    ASSERT_TRUE(ingestRecordings({f}, **db, IngestOptions{}).isOk()) << f;
-    total += count(**db, "SELECT COUNT(*) FROM drop_event WHERE dst_port = 7011");
+    auto db = testing::ingestForTest({f});
+    ASSERT_TRUE(db) << f;
+    total += count(*db, "SELECT COUNT(*) FROM drop_event WHERE dst_port = 7011");
     // Each segment carries the tables its events refer to.
-    EXPECT_EQ(count(**db, "SELECT COUNT(*) FROM drop_event d WHERE d.stack_id IS NOT NULL AND NOT EXISTS "
+    EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event d WHERE d.stack_id IS NOT NULL AND NOT EXISTS "
                           "(SELECT 1 FROM stack s WHERE s.stack_id = d.stack_id)"),
               0)
         << f;
-    EXPECT_EQ(count(**db, "SELECT COUNT(*) FROM drop_event d WHERE d.ifindex <> 0 AND NOT EXISTS "
+    EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event d WHERE d.ifindex <> 0 AND NOT EXISTS "
                           "(SELECT 1 FROM interface i WHERE i.netns = d.netns AND i.ifindex = d.ifindex)"),
               0)
         << f;
