@@ -27,6 +27,19 @@ struct SymbolEntry {
 struct StackEntry {
   bool kernel;
   std::vector<uint64_t> frames;
+  uint32_t pid = 0;  // user stacks: whose address space
+};
+
+// A file mapping of a recorded process (user stacks resolve through it).
+struct UserMappingEntry {
+  uint64_t start, end, elf_address;
+  uint32_t binary_id;
+  std::string path;
+};
+
+struct UserSymbolEntry {
+  uint64_t value, size;
+  std::string name;
 };
 
 struct CounterEntry {
@@ -75,6 +88,8 @@ class Ingester {
   Status importHeader(Header::Reader header, const std::string& path);
   Status importChunk(Chunk::Reader chunk);
   Status writeStacks();
+  Status writeUserFrames(uint32_t id, const StackEntry& stack, Statement& insert_frame, std::string* top_frame,
+                         uint64_t* unresolved);
   Status writeCountersAndStats();
   void maybeProgress(uint64_t file_bytes_used, bool final_line);
 
@@ -85,13 +100,17 @@ class Ingester {
   std::vector<FamilyImporter*> by_tag_;  // indexed by Batch::Which
 
   Statement insert_meta_, replace_meta_, insert_option_, insert_attachment_, insert_enum_, insert_anchor_,
-      insert_interface_, insert_process_, insert_symbol_, insert_file_;
+      insert_interface_, insert_process_, insert_symbol_, insert_file_, insert_user_mapping_, insert_user_symbol_;
 
   std::unordered_set<std::string> recordings_seen_;  // recordingId: header tables once per recording
   std::set<std::pair<std::string, uint32_t>> segments_seen_;
   std::unordered_set<uint64_t> symbol_addresses_;
   std::vector<SymbolEntry> symbols_;
   std::map<uint32_t, StackEntry> stacks_;
+  // User-stack symbolization from the recording alone.
+  std::map<std::pair<uint32_t, uint64_t>, UserMappingEntry> user_mappings_;  // (pid, start)
+  std::map<uint32_t, std::vector<UserSymbolEntry>> user_symbols_;            // binary id -> symbols
+  std::set<std::pair<uint32_t, uint64_t>> user_symbol_keys_;                 // (binary id, value)
   std::map<std::string, std::vector<CounterEntry>> counters_;  // last Stats chunk per recording
   std::string current_recording_;
   std::string first_recording_;
@@ -115,6 +134,9 @@ Status Ingester::prepareStatements() {
   NT_ASSIGN_OR_RETURN(insert_process_, db_.prepare("INSERT OR REPLACE INTO process VALUES (?, ?, ?)"));
   NT_ASSIGN_OR_RETURN(insert_symbol_, db_.prepare("INSERT INTO kernel_symbol VALUES (?, ?, ?, ?)"));
   NT_ASSIGN_OR_RETURN(insert_file_, db_.prepare("INSERT INTO recording_file VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  NT_ASSIGN_OR_RETURN(insert_user_mapping_,
+                      db_.prepare("INSERT INTO user_mapping VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  NT_ASSIGN_OR_RETURN(insert_user_symbol_, db_.prepare("INSERT INTO user_symbol VALUES (?, ?, ?, ?)"));
   return Status::ok();
 }
 
@@ -167,6 +189,8 @@ Status Ingester::run(const std::vector<std::string>& files, IngestSummary* summa
   insert_process_ = Statement();
   insert_symbol_ = Statement();
   insert_file_ = Statement();
+  insert_user_mapping_ = Statement();
+  insert_user_symbol_ = Statement();
   importers_.clear();
   if (!status.isOk()) {
     (void)db_.exec("ROLLBACK");
@@ -337,7 +361,7 @@ Status Ingester::importChunk(Chunk::Reader chunk) {
       return Status::ok();
     case Chunk::STACKS:
       for (Stack::Reader s : chunk.getStacks()) {
-        StackEntry entry{s.getKernel(), {}};
+        StackEntry entry{s.getKernel(), {}, s.getPid()};
         entry.frames.reserve(s.getFrames().size());
         for (uint64_t address : s.getFrames()) entry.frames.push_back(address);
         stacks_.emplace(s.getId(), std::move(entry));  // first definition wins across segments
@@ -352,6 +376,39 @@ Status Ingester::importChunk(Chunk::Reader chunk) {
         insert_symbol_.bind(3, std::string_view(s.getName().cStr(), s.getName().size()));
         insert_symbol_.bind(4, std::string_view(s.getModule().cStr(), s.getModule().size()));
         NT_RETURN_IF_ERROR(insert_symbol_.run());
+      }
+      return Status::ok();
+    case Chunk::USER_MAPPINGS:
+      for (UserMapping::Reader m : chunk.getUserMappings()) {
+        const std::pair<uint32_t, uint64_t> key{m.getPid(), m.getStart()};
+        if (user_mappings_.count(key)) continue;  // repeated in every segment
+        user_mappings_[key] = {m.getStart(), m.getEnd(), m.getElfAddress(), m.getBinaryId(), m.getPath().cStr()};
+        std::string build_id;
+        for (capnp::byte b : m.getBuildId()) {
+          char hex_byte[3];
+          std::snprintf(hex_byte, sizeof(hex_byte), "%02x", b);
+          build_id += hex_byte;
+        }
+        insert_user_mapping_.bind(1, int64_t{m.getPid()});
+        insert_user_mapping_.bind(2, static_cast<int64_t>(m.getStart()));
+        insert_user_mapping_.bind(3, static_cast<int64_t>(m.getEnd()));
+        insert_user_mapping_.bind(4, static_cast<int64_t>(m.getFileOffset()));
+        insert_user_mapping_.bind(5, static_cast<int64_t>(m.getElfAddress()));
+        insert_user_mapping_.bind(6, int64_t{m.getBinaryId()});
+        insert_user_mapping_.bind(7, std::string_view(m.getPath().cStr(), m.getPath().size()));
+        insert_user_mapping_.bind(8, build_id);
+        NT_RETURN_IF_ERROR(insert_user_mapping_.run());
+      }
+      return Status::ok();
+    case Chunk::USER_SYMBOLS:
+      for (UserSymbol::Reader u : chunk.getUserSymbols()) {
+        if (!user_symbol_keys_.insert({u.getBinaryId(), u.getValue()}).second) continue;
+        user_symbols_[u.getBinaryId()].push_back({u.getValue(), u.getSize(), u.getName().cStr()});
+        insert_user_symbol_.bind(1, int64_t{u.getBinaryId()});
+        insert_user_symbol_.bind(2, static_cast<int64_t>(u.getValue()));
+        insert_user_symbol_.bind(3, static_cast<int64_t>(u.getSize()));
+        insert_user_symbol_.bind(4, std::string_view(u.getName().cStr(), u.getName().size()));
+        NT_RETURN_IF_ERROR(insert_user_symbol_.run());
       }
       return Status::ok();
     case Chunk::STATS: {
@@ -382,11 +439,24 @@ Status Ingester::importChunk(Chunk::Reader chunk) {
 Status Ingester::writeStacks() {
   std::sort(symbols_.begin(), symbols_.end(),
             [](const SymbolEntry& a, const SymbolEntry& b) { return a.address < b.address; });
+  for (auto& [binary, symbols] : user_symbols_)
+    std::sort(symbols.begin(), symbols.end(),
+              [](const UserSymbolEntry& a, const UserSymbolEntry& b) { return a.value < b.value; });
   NT_ASSIGN_OR_RETURN(Statement insert_stack, db_.prepare("INSERT INTO stack VALUES (?, ?, ?, ?)"));
   NT_ASSIGN_OR_RETURN(Statement insert_frame, db_.prepare("INSERT INTO stack_frame VALUES (?, ?, ?, ?, ?, ?, ?)"));
-  uint64_t unresolved = 0;
+  uint64_t unresolved = 0, user_unresolved = 0;
   for (const auto& [id, stack] : stacks_) {
     std::string top_frame;
+    if (!stack.kernel) {
+      NT_RETURN_IF_ERROR(writeUserFrames(id, stack, insert_frame, &top_frame, &user_unresolved));
+      insert_stack.bind(1, int64_t{id});
+      insert_stack.bind(2, int64_t{0});
+      insert_stack.bind(3, static_cast<int64_t>(stack.frames.size()));
+      if (top_frame.empty()) insert_stack.bindNull(4);
+      else insert_stack.bind(4, top_frame);
+      NT_RETURN_IF_ERROR(insert_stack.run());
+      continue;
+    }
     for (size_t i = 0; i < stack.frames.size(); ++i) {
       const uint64_t address = stack.frames[i];
       const SymbolEntry* symbol = nullptr;
@@ -423,9 +493,65 @@ Status Ingester::writeStacks() {
     else insert_stack.bind(4, top_frame);
     NT_RETURN_IF_ERROR(insert_stack.run());
   }
+  if (user_unresolved > 0)
+    ctx_.addStat("info", "ingest", "unresolved_user_frames", static_cast<int64_t>(user_unresolved),
+                 "user stack frames no recorded mapping or ELF symbol covers (the process exited before the "
+                 "recorder read its maps, or code without symbols); shown as raw addresses");
   if (unresolved > 0)
     ctx_.addStat("info", "ingest", "unresolved_frames", static_cast<int64_t>(unresolved),
                  "stack frames no kernel symbol in the recording covers; shown as raw addresses");
+  return Status::ok();
+}
+
+// A user stack's frames: address -> the process's recorded mapping -> ELF
+// address in the file -> the recorded function symbol of that file.
+Status Ingester::writeUserFrames(uint32_t id, const StackEntry& stack, Statement& insert_frame, std::string* top_frame,
+                                 uint64_t* unresolved) {
+  for (size_t i = 0; i < stack.frames.size(); ++i) {
+    const uint64_t address = stack.frames[i];
+    // Return addresses point after the call: look up the call itself.
+    const uint64_t lookup = i == 0 ? address : address - 1;
+    const UserMappingEntry* mapping = nullptr;
+    auto m = user_mappings_.upper_bound({stack.pid, lookup});
+    if (m != user_mappings_.begin()) {
+      --m;
+      if (m->first.first == stack.pid && lookup < m->second.end) mapping = &m->second;
+    }
+    const UserSymbolEntry* symbol = nullptr;
+    uint64_t elf_address = 0;
+    if (mapping) {
+      elf_address = lookup - mapping->start + mapping->elf_address;
+      auto binary = user_symbols_.find(mapping->binary_id);
+      if (binary != user_symbols_.end()) {
+        const auto& symbols = binary->second;
+        auto it = std::upper_bound(symbols.begin(), symbols.end(), elf_address,
+                                   [](uint64_t a, const UserSymbolEntry& s) { return a < s.value; });
+        if (it != symbols.begin()) {
+          const UserSymbolEntry& candidate = *(it - 1);
+          if (candidate.size == 0 || elf_address - candidate.value < candidate.size) symbol = &candidate;
+        }
+      }
+    }
+    insert_frame.bind(1, int64_t{id});
+    insert_frame.bind(2, static_cast<int64_t>(i));
+    insert_frame.bind(3, static_cast<int64_t>(address));
+    if (symbol) {
+      const uint64_t offset = elf_address + (i == 0 ? 0 : 1) - symbol->value;
+      insert_frame.bindStatic(4, symbol->name);
+      insert_frame.bind(5, static_cast<int64_t>(offset));
+      insert_frame.bindStatic(6, mapping->path);
+      if (top_frame->empty()) *top_frame = symbol->name + "+" + hex(offset);
+    } else {
+      ++*unresolved;
+      insert_frame.bindNull(4);
+      insert_frame.bindNull(5);
+      if (mapping) insert_frame.bindStatic(6, mapping->path);
+      else insert_frame.bindNull(6);
+      if (top_frame->empty()) *top_frame = hex(address);
+    }
+    insert_frame.bind(7, int64_t{0});
+    NT_RETURN_IF_ERROR(insert_frame.run());
+  }
   return Status::ok();
 }
 

@@ -63,6 +63,10 @@ Status RecordingSink::startSegment() {
   pending_interfaces_.clear();
   pending_stacks_.clear();
   pending_symbols_.clear();
+  pending_mappings_.clear();
+  pending_user_symbols_.clear();
+  for (const auto& [key, mapping] : mappings_) pending_mappings_.push_back(key);
+  for (const auto& [key, symbol] : user_symbols_) pending_user_symbols_.push_back(key);
   for (const auto& [tid, info] : processes_) pending_processes_.push_back(tid);
   for (const auto& [key, name] : interfaces_) pending_interfaces_.push_back(key);
   for (const auto& [id, info] : stacks_) pending_stacks_.push_back(id);
@@ -104,7 +108,102 @@ void RecordingSink::noteKernelStack(uint32_t stack_id, const uint64_t* frames, s
   pending_stacks_.push_back(stack_id);
 }
 
+uint32_t RecordingSink::internStack(bool kernel, uint32_t pid, const uint64_t* frames, size_t depth) {
+  if (kernel) pid = 0;
+  std::string key(1, kernel ? 'k' : 'u');
+  key.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
+  key.append(reinterpret_cast<const char*>(frames), depth * sizeof(uint64_t));
+  auto it = interned_.find(key);
+  if (it != interned_.end()) return it->second;
+  const uint32_t id = next_interned_id_++;
+  interned_.emplace(std::move(key), id);
+  StackInfo info;
+  info.frames.assign(frames, frames + depth);
+  info.kernel = kernel;
+  info.pid = pid;
+  if (kernel) {
+    for (size_t i = 0; i < depth; ++i) noteKernelAddress(frames[i]);
+  } else {
+    noteUserFrames(pid, frames, depth);
+  }
+  stacks_[id] = std::move(info);
+  pending_stacks_.push_back(id);
+  return id;
+}
+
+void RecordingSink::noteUserFrames(uint32_t pid, const uint64_t* frames, size_t depth) {
+  uint64_t missing = 0;
+  for (size_t i = 0; i < depth; ++i) {
+    // Return addresses point after the call; look up the call itself.
+    const uint64_t address = i == 0 ? frames[i] : frames[i] - 1;
+    const UserMappingEntry* mapping = user_symbolizer_.find(pid, address);
+    if (!mapping) {
+      ++missing;
+      continue;
+    }
+    const std::pair<uint32_t, uint64_t> mapping_key{pid, mapping->start};
+    if (!mappings_.count(mapping_key)) {
+      mappings_[mapping_key] = MappingRecord{pid,
+                                             mapping->start,
+                                             mapping->end,
+                                             mapping->offset,
+                                             mapping->elf_address,
+                                             mapping->binary ? mapping->binary->id : 0,
+                                             mapping->path,
+                                             mapping->binary ? mapping->binary->build_id : std::string()};
+      pending_mappings_.push_back(mapping_key);
+    }
+    if (!mapping->binary) continue;
+    const long index = mapping->binary->symbolAt(address - mapping->start + mapping->elf_address);
+    if (index < 0) continue;
+    const UserElfSymbol& symbol = mapping->binary->symbols[static_cast<size_t>(index)];
+    const std::pair<uint32_t, uint64_t> symbol_key{mapping->binary->id, symbol.value};
+    if (user_symbols_.count(symbol_key)) continue;
+    user_symbols_[symbol_key] = UserSymbolRecord{mapping->binary->id, symbol.value, symbol.size, symbol.name};
+    pending_user_symbols_.push_back(symbol_key);
+  }
+  if (missing > 0) {
+    ++user_stacks_unsymbolized_;
+    user_frames_unsymbolized_ += missing;
+  }
+}
+
 Status RecordingSink::flushTables() {
+  if (!pending_mappings_.empty()) {
+    capnp::MallocMessageBuilder message;
+    auto list = message.initRoot<Chunk>().initUserMappings(static_cast<unsigned>(pending_mappings_.size()));
+    unsigned i = 0;
+    for (const auto& key : pending_mappings_) {
+      const MappingRecord& m = mappings_.at(key);
+      list[i].setPid(m.pid);
+      list[i].setStart(m.start);
+      list[i].setEnd(m.end);
+      list[i].setFileOffset(m.offset);
+      list[i].setElfAddress(m.elf_address);
+      list[i].setBinaryId(m.binary_id);
+      list[i].setPath(m.path);
+      list[i].setBuildId(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(m.build_id.data()),
+                                             m.build_id.size()));
+      ++i;
+    }
+    NT_RETURN_IF_ERROR(writer_->write(message));
+    pending_mappings_.clear();
+  }
+  if (!pending_user_symbols_.empty()) {
+    capnp::MallocMessageBuilder message;
+    auto list = message.initRoot<Chunk>().initUserSymbols(static_cast<unsigned>(pending_user_symbols_.size()));
+    unsigned i = 0;
+    for (const auto& key : pending_user_symbols_) {
+      const UserSymbolRecord& s = user_symbols_.at(key);
+      list[i].setBinaryId(s.binary_id);
+      list[i].setValue(s.value);
+      list[i].setSize(s.size);
+      list[i].setName(s.name);
+      ++i;
+    }
+    NT_RETURN_IF_ERROR(writer_->write(message));
+    pending_user_symbols_.clear();
+  }
   if (!pending_symbols_.empty()) {
     capnp::MallocMessageBuilder message;
     auto list = message.initRoot<Chunk>().initKernelSymbols(static_cast<unsigned>(pending_symbols_.size()));
@@ -127,7 +226,8 @@ Status RecordingSink::flushTables() {
     for (uint32_t id : pending_stacks_) {
       const StackInfo& info = stacks_.at(id);
       list[i].setId(id);
-      list[i].setKernel(true);
+      list[i].setKernel(info.kernel);
+      list[i].setPid(info.pid);
       auto frames = list[i].initFrames(static_cast<unsigned>(info.frames.size()));
       for (unsigned f = 0; f < info.frames.size(); ++f) frames.set(f, info.frames[f]);
       ++i;

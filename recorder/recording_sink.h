@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 
 #include "nettrail/recording.h"
 #include "snapshot/kallsyms.h"
+#include "snapshot/user_symbols.h"
 
 namespace nettrail {
 
@@ -52,6 +54,20 @@ class RecordingSink {
   bool knowsStack(uint32_t stack_id) const { return stacks_.count(stack_id) != 0; }
   // Ensures the symbol covering `address` (e.g. a drop location) is recorded.
   void noteKernelAddress(uint64_t address);
+  // Records a stack under an id the sink assigns, the same for the same frames
+  // in the same address space (kernel: pid 0). Ids start at kInternedStackBase so
+  // they never meet ids a family derives from its own stack map (drop: map id + 1).
+  // A user stack is symbolized now, while the process lives: the mapping of each
+  // frame (once per pid and mapping) and the ELF function covering it go into
+  // the UserMappings/UserSymbols tables. Call from the thread that drains rings.
+  static constexpr uint32_t kInternedStackBase = 1u << 24;
+  uint32_t internStack(bool kernel, uint32_t pid, const uint64_t* frames, size_t depth);
+  // User-stack symbolization that could not be done: the process had exited or
+  // the address was in no executable mapping (counted per stack and per frame).
+  uint64_t userStacksUnsymbolized() const { return user_stacks_unsymbolized_; }
+  uint64_t userFramesUnsymbolized() const { return user_frames_unsymbolized_; }
+  // A process exited: forget its maps so a reused pid is read afresh.
+  void forgetProcessMaps(uint32_t pid) { user_symbolizer_.forget(pid); }
 
   uint64_t bytesWritten() const { return bytes_total_ + (writer_ ? writer_->bytesWritten() : 0); }
   uint64_t uncompressedBytes() const { return raw_total_ + (writer_ ? writer_->uncompressedBytes() : 0); }
@@ -84,7 +100,21 @@ class RecordingSink {
   };
   struct StackInfo {
     std::vector<uint64_t> frames;
+    bool kernel = true;
+    uint32_t pid = 0;
   };
+  struct MappingRecord {
+    uint32_t pid;
+    uint64_t start, end, offset, elf_address;
+    uint32_t binary_id;
+    std::string path, build_id;
+  };
+  struct UserSymbolRecord {
+    uint32_t binary_id;
+    uint64_t value, size;
+    std::string name;
+  };
+  void noteUserFrames(uint32_t pid, const uint64_t* frames, size_t depth);
   // Everything known (re-emitted in each segment) and what is pending.
   std::unordered_map<uint32_t, ProcessInfo> processes_;
   std::unordered_map<uint64_t, std::string> interfaces_;
@@ -94,6 +124,14 @@ class RecordingSink {
   std::vector<uint64_t> pending_interfaces_;
   std::vector<uint32_t> pending_stacks_;
   std::vector<size_t> pending_symbols_;
+  // Interned stacks and user symbolization (re-emitted in each segment too).
+  std::map<std::string, uint32_t> interned_;  // (kernel, pid, frames) bytes -> id
+  uint32_t next_interned_id_ = kInternedStackBase;
+  UserSymbolizer user_symbolizer_;
+  std::map<std::pair<uint32_t, uint64_t>, MappingRecord> mappings_;  // (pid, start)
+  std::map<std::pair<uint32_t, uint64_t>, UserSymbolRecord> user_symbols_;  // (binary, value)
+  std::vector<std::pair<uint32_t, uint64_t>> pending_mappings_, pending_user_symbols_;
+  uint64_t user_stacks_unsymbolized_ = 0, user_frames_unsymbolized_ = 0;
 };
 
 }  // namespace nettrail

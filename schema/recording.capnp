@@ -40,6 +40,8 @@ struct Chunk {
     stats @7 :Stats;
     batch @8 :Batch;
     trailer @9 :Trailer;
+    userMappings @10 :List(UserMapping);
+    userSymbols @11 :List(UserSymbol);
   }
 }
 
@@ -51,6 +53,7 @@ struct Batch {
     none @0 :Void;
     drop @1 :Drop.DropBatch;
     stages @2 :import "stages.capnp".StagesBatch;
+    offcpu @3 :import "offcpu.capnp".OffcpuBatch;
   }
 }
 
@@ -120,6 +123,7 @@ struct Stack {
   id @0 :UInt32;        # recording-wide id referenced by batches
   kernel @1 :Bool;
   frames @2 :List(UInt64);  # instruction addresses, innermost first
+  pid @3 :UInt32;       # user stacks: the process whose address space the frames are in
 }
 
 # One entry per kernel function that covers an address seen in a stack or a
@@ -129,6 +133,29 @@ struct KernelSymbol {
   size @1 :UInt64;      # to the next symbol; 0 if unknown
   name @2 :Text;
   module @3 :Text;      # empty for vmlinux
+}
+
+# Where a process had a file mapped, for user stacks: recorded once per
+# (pid, mapping) when a frame of a stack first falls in it, so user frames
+# resolve without the host's /proc or binaries.
+struct UserMapping {
+  pid @0 :UInt32;
+  start @1 :UInt64;     # first address of the mapping
+  end @2 :UInt64;       # one past the last address
+  fileOffset @3 :UInt64;  # file offset mapped at `start`
+  elfAddress @4 :UInt64;  # ELF virtual address (symbol value space) that `start` maps
+  binaryId @5 :UInt32;  # UserSymbol.binaryId of the file; 0 if its ELF could not be read
+  path @6 :Text;        # as /proc/PID/maps showed it (untrusted text)
+  buildId @7 :Data;     # NT_GNU_BUILD_ID note; empty if none
+}
+
+# ELF function symbols (.symtab, else .dynsym) of the binaries seen in user
+# stacks: only those that cover a recorded frame address.
+struct UserSymbol {
+  binaryId @0 :UInt32;  # recording-wide id of the binary (one per file)
+  value @1 :UInt64;     # st_value: ELF virtual address
+  size @2 :UInt64;      # st_size; 0 if the ELF gave none
+  name @3 :Text;
 }
 
 # Cumulative counters; the last Stats chunk in a file is authoritative.

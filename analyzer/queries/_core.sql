@@ -135,10 +135,42 @@ CREATE TABLE stack_frame(
   symbol TEXT,
   -- Offset of address from the symbol start.
   offset INTEGER,
-  -- Module, empty for vmlinux.
+  -- Module, empty for vmlinux; for user frames the mapped file's path.
   module TEXT,
   -- 1 for frames of the tracing machinery (bpf_trace_run, __traceiter_...), hidden in views.
   tracing INTEGER
+);
+
+-- File mappings of recorded processes, for user stacks (one row per process and mapping).
+CREATE TABLE user_mapping(
+  -- Process id.
+  pid INTEGER,
+  -- First address of the mapping.
+  start INTEGER,
+  -- One past the last address.
+  end INTEGER,
+  -- File offset mapped at start.
+  file_offset INTEGER,
+  -- ELF virtual address that start maps (user_symbol.value space).
+  elf_address INTEGER,
+  -- user_symbol.binary_id of the file, 0 if the recorder could not read it.
+  binary_id INTEGER,
+  -- Path as /proc/PID/maps showed it (untrusted text).
+  path TEXT,
+  -- GNU build-id in hex, empty if none.
+  build_id TEXT
+);
+
+-- ELF function symbols of the binaries seen in user stacks (only those covering a frame).
+CREATE TABLE user_symbol(
+  -- Recording-wide id of the binary (user_mapping.binary_id).
+  binary_id INTEGER,
+  -- ELF virtual address (st_value).
+  value INTEGER,
+  -- Size in bytes, 0 if unknown.
+  size INTEGER,
+  -- Function name (untrusted text).
+  name TEXT
 );
 
 -- Counters the recorder kept: lost events per probe and CPU, and other totals.

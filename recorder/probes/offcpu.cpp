@@ -1,0 +1,360 @@
+// Off-CPU family, recorder side: options and filters -> rodata, attach plan for
+// sched_switch and sched_waking, ring records -> columnar OffcpuEvents, summary
+// map snapshots. Stacks are interned in the sink (user stacks per process, and
+// symbolized there while the process is alive).
+//
+// Options follow offcputime(-ts).py: -p/--pid, --tid, -m/--min-block-time,
+// -M/--max-block-time, --state, --stack-storage-size. --mode, -i/--interval,
+// --ring-size and --summary-keys mean the same here as in the drop family
+// (details vs summary, snapshot period, ring and map capacity), so they are
+// declared with the drop family's exact spec and one value drives both
+// families (OptionSet::add keeps the first spec of a name). -p/--pid is shared
+// the same way with the futex and cpu families.
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <unordered_map>
+
+#include "nettrail/offcpu_event.h"
+#include "offcpu.skel.h"
+#include "probe.h"
+
+namespace nettrail::offcpu {
+namespace {
+
+constexpr size_t kBatchEvents = 65536;
+constexpr uint64_t kFlushIntervalNs = 1'000'000'000ull;
+
+struct Columns {
+  uint64_t base_time = 0;
+  uint64_t last_time = 0;
+  std::vector<uint64_t> start_delta, duration;
+  std::vector<uint32_t> tid, state, waker_tid, kernel_stack, user_stack;
+  std::vector<uint16_t> cpu;
+
+  size_t size() const { return start_delta.size(); }
+  void clear() {
+    start_delta.clear(); duration.clear(); tid.clear(); state.clear(); waker_tid.clear();
+    kernel_stack.clear(); user_stack.clear(); cpu.clear();
+  }
+};
+
+template <typename T, typename L>
+void fill(L list, const std::vector<T>& values) {
+  for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
+}
+
+class OffcpuProbe : public ProbeFamily {
+ public:
+  ~OffcpuProbe() override { destroyObject(); }
+
+  void declareOptions(OptionSet& o) override {
+    // Shared specs: identical to the drop family's (see the top of this file).
+    o.add({"mode", 0, "MODE", "summary (in-kernel counts), details (one record per drop) or both", "both", "drop"});
+    o.add({"interval", 'i', "SECONDS", "summary snapshot interval", "1s", "drop"});
+    o.add({"summary-keys", 0, "N", "capacity of the in-kernel summary map", "16384", "drop"});
+    o.add({"ring-size", 0, "BYTES", "ring buffer size for details records (power of two)", "16M", "drop"});
+    o.add({"pid", 'p', "PID", "only this process (offcpu, futex; required by cpu)", "", "process"});
+    const std::string g = "offcpu";
+    o.add({"tid", 0, "TID", "off-CPU: only this thread", "", g});
+    o.add({"min-block-time", 'm', "US", "off-CPU: only periods of at least this many microseconds", "1", g});
+    o.add({"max-block-time", 'M', "US", "off-CPU: only periods of at most this many microseconds", "", g});
+    o.add({"state", 0, "STATE", "off-CPU: only this task state bitmask at switch-out (0 preempted, 1 sleeping, "
+                                "2 uninterruptible)", "", g});
+    o.add({"kernel-stacks-only", 0, "", "off-CPU: no user stacks", "", g});
+    o.add({"user-stacks-only", 0, "", "off-CPU: no kernel stacks", "", g});
+    o.add({"stack-storage-size", 0, "N", "off-CPU: stack map capacity (kernel and user stacks)", "16384", g});
+  }
+
+  Status configure(const ParsedOptions& options, ProbeSetup& setup) override {
+    std::string mode = options.get("mode");
+    if (mode != "summary" && mode != "details" && mode != "both")
+      return Status::error("--mode: expected summary, details or both, got '", mode, "'");
+    cfg_.details = mode != "summary";
+    cfg_.summary = mode != "details";
+    NT_ASSIGN_OR_RETURN(double interval, options.getSeconds("interval"));
+    if (interval < 0.1) return Status::error("--interval: must be at least 100ms");
+    interval_ns_ = static_cast<uint64_t>(interval * 1e9);
+    if (options.given("pid")) {
+      NT_ASSIGN_OR_RETURN(uint64_t pid, options.getUint("pid", INT32_MAX));
+      if (pid == 0) return Status::error("--pid: 0 is the idle task; give a process id");
+      cfg_.pid = static_cast<uint32_t>(pid);
+    }
+    if (options.given("tid")) {
+      NT_ASSIGN_OR_RETURN(uint64_t tid, options.getUint("tid", INT32_MAX));
+      if (tid == 0) return Status::error("--tid: 0 is the idle task; give a thread id");
+      cfg_.tid = static_cast<uint32_t>(tid);
+    }
+    NT_ASSIGN_OR_RETURN(uint64_t min_us, options.getUint("min-block-time", UINT64_MAX / 1000));
+    cfg_.min_ns = min_us * 1000;
+    if (options.given("max-block-time")) {
+      NT_ASSIGN_OR_RETURN(uint64_t max_us, options.getUint("max-block-time", UINT64_MAX / 1000));
+      cfg_.max_ns = max_us * 1000;
+      if (cfg_.max_ns < cfg_.min_ns)
+        return Status::error("--max-block-time ", max_us, " us is below --min-block-time ", min_us, " us");
+    }
+    if (options.given("state")) {
+      NT_ASSIGN_OR_RETURN(uint64_t state, options.getUint("state", UINT32_MAX));
+      cfg_.has_state = true;
+      cfg_.state = static_cast<uint32_t>(state);
+    }
+    if (options.flag("kernel-stacks-only") && options.flag("user-stacks-only"))
+      return Status::error("--kernel-stacks-only and --user-stacks-only exclude each other");
+    cfg_.user_stacks = !options.flag("kernel-stacks-only");
+    cfg_.kernel_stacks = !options.flag("user-stacks-only");
+    NT_ASSIGN_OR_RETURN(uint64_t keys, options.getUint("summary-keys", 1u << 24));
+    if (keys < 16) return Status::error("--summary-keys: at least 16");
+    summary_keys_ = static_cast<uint32_t>(keys);
+    NT_ASSIGN_OR_RETURN(uint64_t stacks, options.getUint("stack-storage-size", 1u << 22));
+    if (stacks < 16) return Status::error("--stack-storage-size: at least 16");
+    stack_entries_ = static_cast<uint32_t>(stacks);
+    NT_ASSIGN_OR_RETURN(uint64_t ring, options.getBytes("ring-size"));
+    if (ring < 4096 || (ring & (ring - 1)) != 0 || ring > (1ull << 30))
+      return Status::error("--ring-size: must be a power of two between 4K and 1G, got ", ring);
+    ring_bytes_ = static_cast<uint32_t>(ring);
+    if (cfg_.pid == 0 && cfg_.tid == 0)
+      setup.warnings.push_back("no -p/--pid or --tid: tracing every thread of the host (the recorder excepted)");
+
+    for (const auto& [key, value] : options.values()) setup.options.push_back({key, value});
+    setup.options.push_back({"mode", mode});
+    setup.options.push_back({"interval_ms", std::to_string(interval_ns_ / 1'000'000)});
+    setup.options.push_back({"min_block_ns", std::to_string(cfg_.min_ns)});
+    if (cfg_.max_ns != ~0ull) setup.options.push_back({"max_block_ns", std::to_string(cfg_.max_ns)});
+    setup.options.push_back({"kernel_stacks", cfg_.kernel_stacks ? "on" : "off"});
+    setup.options.push_back({"user_stacks", cfg_.user_stacks ? "on" : "off"});
+    return Status::ok();
+  }
+
+  std::vector<AttachHook> attachPlan() const override {
+    return {{"sched_switch",
+             {{"tp_btf", "sched_switch_btf", "sched_switch"},
+              {"raw_tp", "sched_switch_raw", "sched_switch"},
+              {"tracepoint", "sched_switch_tp", "sched:sched_switch"}}},
+            {"sched_wakeup",
+             {{"tp_btf", "sched_waking_btf", "sched_waking"},
+              {"raw_tp", "sched_waking_raw", "sched_waking"},
+              {"tracepoint", "sched_waking_tp", "sched:sched_waking"},
+              {"tracepoint", "sched_wakeup_tp", "sched:sched_wakeup"}}}};
+  }
+
+  Result<bpf_object*> openObject() override {
+    destroyObject();
+    skel_ = offcpu_bpf__open();
+    if (!skel_) return Status::error("open BPF object: ", errnoText(errno));
+    auto* ro = skel_->rodata;
+    ro->cfg_details = cfg_.details;
+    ro->cfg_summary = cfg_.summary;
+    ro->cfg_user_stacks = cfg_.user_stacks;
+    ro->cfg_kernel_stacks = cfg_.kernel_stacks;
+    ro->cfg_pid = cfg_.pid;
+    ro->cfg_tid = cfg_.tid;
+    ro->cfg_self_pid = static_cast<uint32_t>(getpid());
+    ro->cfg_has_state = cfg_.has_state;
+    ro->cfg_state = cfg_.state;
+    ro->cfg_min_ns = cfg_.min_ns;
+    ro->cfg_max_ns = cfg_.max_ns;
+    ro->cfg_wakeup_bytes = ring_bytes_ / 8;
+    bpf_map__set_max_entries(skel_->maps.offcpu_events, ring_bytes_);
+    bpf_map__set_max_entries(skel_->maps.offcpu_summary, summary_keys_);
+    bpf_map__set_max_entries(skel_->maps.offcpu_stacks, stack_entries_);
+    return skel_->obj;
+  }
+
+  void destroyObject() override {
+    if (skel_) offcpu_bpf__destroy(skel_);
+    skel_ = nullptr;
+  }
+
+  Status started(RecordingSink& sink) override {
+    sink_ = &sink;
+    stacks_fd_ = bpf_map__fd(skel_->maps.offcpu_stacks);
+    summary_fd_ = bpf_map__fd(skel_->maps.offcpu_summary);
+    counters_fd_ = bpf_map__fd(skel_->maps.offcpu_counters);
+    cpus_ = libbpf_num_possible_cpus();
+    last_flush_ns_ = last_snapshot_ns_ = 0;
+    return Status::ok();
+  }
+
+  std::vector<RingSpec> rings() override {
+    if (!cfg_.details) return {};
+    return {{bpf_map__fd(skel_->maps.offcpu_events), &OffcpuProbe::onRecord, this}};
+  }
+
+  Status tick(RecordingSink& sink, uint64_t now, bool final) override {
+    if (last_flush_ns_ == 0) last_flush_ns_ = last_snapshot_ns_ = now;
+    if (!status_.isOk()) return status_;
+    if (columns_.size() > 0 && (final || now - last_flush_ns_ >= kFlushIntervalNs)) {
+      NT_RETURN_IF_ERROR(flushEvents());
+      last_flush_ns_ = now;
+    }
+    if (cfg_.summary && (final || now - last_snapshot_ns_ >= interval_ns_)) {
+      NT_RETURN_IF_ERROR(snapshotSummary(sink, now));
+      last_snapshot_ns_ = now;
+    }
+    return Status::ok();
+  }
+
+  std::vector<CounterValue> counters() override {
+    static const struct {
+      const char* name;
+      bool loss;
+    } kNames[NT_OFFCPU_COUNTER_MAX] = {
+        {"sched_switch_seen", false}, {"switch_outs_tracked", false}, {"start_map_full", true},
+        {"outside_block_time_range", false}, {"kernel_stack_missing", false}, {"user_stack_missing", false},
+        {"summary_map_full", true}, {"ring_reserve_failed", true}, {"wakeups_seen", false},
+        {"offcpu_periods", false}, {"offcpu_total_ns", false},
+    };
+    std::vector<CounterValue> out;
+    if (counters_fd_ < 0 || cpus_ <= 0) return out;
+    std::vector<uint64_t> values(static_cast<size_t>(cpus_));
+    for (uint32_t slot = 0; slot < NT_OFFCPU_COUNTER_MAX; ++slot) {
+      if (bpf_map_lookup_elem(counters_fd_, &slot, values.data()) != 0) continue;
+      uint64_t total = 0;
+      for (int cpu = 0; cpu < cpus_; ++cpu) {
+        total += values[cpu];
+        if (kNames[slot].loss && values[cpu] > 0) out.push_back({kNames[slot].name, cpu, values[cpu], true});
+      }
+      out.push_back({kNames[slot].name, -1, total, kNames[slot].loss});
+    }
+    out.push_back({"details_recorded", -1, events_, false});
+    out.push_back({"details_truncated_records", -1, malformed_, true});
+    return out;
+  }
+
+  uint64_t eventsRecorded() const override { return events_; }
+
+ private:
+  static int onRecord(void* ctx, void* data, size_t size) {
+    static_cast<OffcpuProbe*>(ctx)->decode(data, size);
+    return 0;
+  }
+
+  uint64_t counterTotal(uint32_t slot) {
+    std::vector<uint64_t> values(static_cast<size_t>(cpus_));
+    uint64_t total = 0;
+    if (bpf_map_lookup_elem(counters_fd_, &slot, values.data()) == 0)
+      for (uint64_t v : values) total += v;
+    return total;
+  }
+
+  void decode(const void* data, size_t size) {
+    if (size < sizeof(nt_offcpu_event)) {
+      ++malformed_;
+      return;
+    }
+    const auto* e = static_cast<const nt_offcpu_event*>(data);
+    Columns& c = columns_;
+    if (c.size() == 0) c.base_time = c.last_time = e->start_ns;
+    // Ring order is switch-in order, so start times step back often: deltas
+    // are modulo 2^64 and the reader's wrapping sum is exact.
+    c.start_delta.push_back(e->start_ns - c.last_time);
+    c.last_time = e->start_ns;
+    c.duration.push_back(e->duration_ns);
+    c.tid.push_back(e->tid);
+    c.state.push_back(e->state);
+    c.waker_tid.push_back(e->waker_tid);
+    c.kernel_stack.push_back(noteStack(e->kstack_id, 0));
+    c.user_stack.push_back(noteStack(e->ustack_id, e->pid));
+    c.cpu.push_back(e->cpu);
+    sink_->noteProcess(e->tid, e->pid, e->comm, sizeof(e->comm));
+    if (e->waker_tid) sink_->noteProcess(e->waker_tid, e->waker_pid, e->waker_comm, sizeof(e->waker_comm));
+    ++events_;
+    if (c.size() >= kBatchEvents && status_.isOk()) status_ = flushEvents();
+  }
+
+  // Stack map id -> recording stack id (0 = none). `pid` 0 means a kernel
+  // stack; user stacks are per address space, so the cache key has the pid.
+  uint32_t noteStack(int32_t map_id, uint32_t pid) {
+    if (map_id < 0) return 0;
+    const uint64_t key = (static_cast<uint64_t>(pid) << 32) | static_cast<uint32_t>(map_id);
+    auto it = stack_ids_.find(key);
+    if (it != stack_ids_.end()) return it->second;
+    uint64_t frames[NT_MAX_STACK_DEPTH] = {};
+    uint32_t map_key = static_cast<uint32_t>(map_id);
+    if (bpf_map_lookup_elem(stacks_fd_, &map_key, frames) != 0) return 0;
+    size_t depth = 0;
+    while (depth < NT_MAX_STACK_DEPTH && frames[depth]) ++depth;
+    const uint32_t id = sink_->internStack(pid == 0, pid, frames, depth);
+    stack_ids_.emplace(key, id);
+    return id;
+  }
+
+  Status flushEvents() {
+    Columns& c = columns_;
+    const unsigned n = static_cast<unsigned>(c.size());
+    if (n == 0) return Status::ok();
+    capnp::MallocMessageBuilder message(n * 8 + 1024);
+    auto ev = message.initRoot<Chunk>().initBatch().initOffcpu().initEvents();
+    ev.setBaseTimeNs(c.base_time);
+    fill(ev.initStartDelta(n), c.start_delta);
+    fill(ev.initDurationNs(n), c.duration);
+    fill(ev.initTid(n), c.tid);
+    fill(ev.initState(n), c.state);
+    fill(ev.initWakerTid(n), c.waker_tid);
+    fill(ev.initKernelStackId(n), c.kernel_stack);
+    fill(ev.initUserStackId(n), c.user_stack);
+    fill(ev.initCpu(n), c.cpu);
+    c.clear();
+    return sink_->writeBatch(message);
+  }
+
+  Status snapshotSummary(RecordingSink& sink, uint64_t now) {
+    struct Entry {
+      nt_offcpu_key key;
+      nt_offcpu_total total;
+    };
+    std::vector<Entry> entries;
+    nt_offcpu_key key{}, next{};
+    bool first = true;
+    while (bpf_map_get_next_key(summary_fd_, first ? nullptr : &key, &next) == 0) {
+      first = false;
+      key = next;
+      nt_offcpu_total total{};
+      if (bpf_map_lookup_elem(summary_fd_, &key, &total) != 0) continue;
+      entries.push_back({key, total});
+    }
+    capnp::MallocMessageBuilder message;
+    auto summary = message.initRoot<Chunk>().initBatch().initOffcpu().initSummary();
+    summary.setTimeNs(now);
+    summary.setIntervalIndex(interval_index_++);
+    summary.setTotalNs(counterTotal(NT_OFFCPU_TOTAL_NS));
+    summary.setTotalCount(counterTotal(NT_OFFCPU_TOTAL_COUNT));
+    auto list = summary.initEntries(static_cast<unsigned>(entries.size()));
+    for (unsigned i = 0; i < entries.size(); ++i) {
+      const nt_offcpu_key& k = entries[i].key;
+      auto out = list[i];
+      out.setPid(k.pid);
+      out.setTid(k.tid);
+      out.setKernelStackId(noteStack(k.kstack_id, 0));
+      out.setUserStackId(noteStack(k.ustack_id, k.pid));
+      out.setTotalNs(entries[i].total.total_ns);
+      out.setCount(entries[i].total.count);
+    }
+    return sink.writeBatch(message);
+  }
+
+  struct Config {
+    bool details = true, summary = true, user_stacks = true, kernel_stacks = true, has_state = false;
+    uint32_t pid = 0, tid = 0, state = 0;
+    uint64_t min_ns = 1000, max_ns = ~0ull;
+  } cfg_;
+  uint64_t interval_ns_ = 1'000'000'000ull;
+  uint32_t summary_keys_ = 16384, stack_entries_ = 16384;
+  uint32_t ring_bytes_ = 16u << 20;
+  offcpu_bpf* skel_ = nullptr;
+  RecordingSink* sink_ = nullptr;
+  int stacks_fd_ = -1, summary_fd_ = -1, counters_fd_ = -1, cpus_ = 0;
+  Columns columns_;
+  std::unordered_map<uint64_t, uint32_t> stack_ids_;
+  uint64_t events_ = 0, malformed_ = 0;
+  uint64_t last_flush_ns_ = 0, last_snapshot_ns_ = 0;
+  uint32_t interval_index_ = 0;
+  Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<ProbeFamily> makeProbe() { return std::make_unique<OffcpuProbe>(); }
+
+}  // namespace nettrail::offcpu

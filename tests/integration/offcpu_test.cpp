@@ -1,0 +1,144 @@
+// Off-CPU family against a real sleeping thread: nt_workload's "ntsleeper"
+// sleeps a known time in known functions; the recording must have those
+// periods with the right duration and a user stack symbolized from the
+// recording alone (the binary is deleted before ingest). Needs root, BTF, tracefs.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "ingest.h"
+#include "integration/netns.h"
+#include "integration/workload.h"
+#include "testing/requirements.h"
+#include "testing/test_recordings.h"
+
+namespace nettrail {
+namespace {
+
+using testing::RecorderProcess;
+using testing::Workload;
+
+class OffcpuTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    NT_REQUIRE(Requirement::kRoot | Requirement::kBtf | Requirement::kTracefs);
+    path_ = testing::tempPath("offcpu.ntr");
+    binary_ = testing::tempPath("nt_workload_copy");
+  }
+  void TearDown() override {
+    if (!path_.empty() && !HasFailure()) std::remove(path_.c_str());
+  }
+
+  // Runs the sleeper under the recorder; the binary is gone when this returns.
+  void recordSleeper(const std::vector<std::string>& extra, long ms, int count) {
+    Workload workload;
+    ASSERT_TRUE(workload.start(binary_, {"sleep", std::to_string(ms), std::to_string(count)}));
+    pid_ = workload.pid();
+    std::vector<std::string> args = {"--families", "offcpu", "-p", std::to_string(pid_), "-o", path_, "--force",
+                                     "-i", "200ms"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    RecorderProcess recorder;
+    ASSERT_TRUE(recorder.start(args)) << recorder.output();
+    workload.go();
+    EXPECT_EQ(workload.wait(), 0);
+    int rc = recorder.stop();
+    ASSERT_EQ(rc, 0) << recorder.output();
+    workload.removeBinary();
+    ASSERT_NE(access(binary_.c_str(), F_OK), 0);
+  }
+
+  std::unique_ptr<Db> ingest() {
+    auto db = Db::open(":memory:");
+    EXPECT_TRUE(db.isOk());
+    Status status = ingestRecordings({path_}, **db, IngestOptions{});
+    EXPECT_TRUE(status.isOk()) << status.message();
+    return std::move(*db);
+  }
+
+  int64_t count(Db& db, const std::string& sql) {
+    auto v = db.queryInt(sql);
+    EXPECT_TRUE(v.isOk()) << v.status().message() << "\n" << sql;
+    return v.isOk() ? *v : -1;
+  }
+
+  std::string text(Db& db, const std::string& sql) {
+    auto stmt = db.prepare(sql);
+    EXPECT_TRUE(stmt.isOk()) << stmt.status().message();
+    if (!stmt.isOk()) return "";
+    auto row = stmt->step();
+    return row.isOk() && *row ? stmt->columnText(0) : "";
+  }
+
+  std::string path_, binary_;
+  pid_t pid_ = 0;
+};
+
+const char* const kSleeper = "(SELECT tid FROM process WHERE comm = 'ntsleeper')";
+
+TEST_F(OffcpuTest, SleepingThreadHasItsPeriodsAndSymbolizedUserStack) {
+  recordSleeper({"-m", "50000"}, 300, 4);
+  auto db = ingest();
+  // Four sleeps of 300 ms, each one off-CPU period of 300 ms plus wake-up latency
+  // (generous: the test machine may be busy).
+  EXPECT_EQ(count(*db, std::string("SELECT COUNT(*) FROM offcpu_event WHERE tid IN ") + kSleeper), 4);
+  EXPECT_EQ(count(*db, std::string("SELECT COUNT(*) FROM offcpu_event WHERE tid IN ") + kSleeper +
+                           " AND duration_ns BETWEEN 299000000 AND 500000000"),
+            4);
+  // Sleeping in nanosleep is TASK_INTERRUPTIBLE.
+  EXPECT_EQ(count(*db, std::string("SELECT COUNT(*) FROM offcpu_event WHERE state = 1 AND tid IN ") + kSleeper), 4);
+  // The hrtimer that ends each sleep wakes it; from interrupt context the
+  // "waker" is whatever ran there, often the idle task (tid 0, stored as NULL).
+  EXPECT_GE(count(*db, "SELECT value FROM counter WHERE family = 'offcpu' AND name = 'wakeups_seen' AND cpu = -1"),
+            4);
+  // User stack: leaf, middle, thread function, resolved after the binary was deleted.
+  const std::string frames = std::string("SELECT f.frame_index, f.symbol, f.module FROM stack_frame f JOIN "
+                                         "(SELECT DISTINCT user_stack_id FROM offcpu_event WHERE tid IN ") +
+                             kSleeper + ") e ON f.stack_id = e.user_stack_id";
+  EXPECT_EQ(text(*db, "SELECT symbol FROM (" + frames + ") WHERE frame_index = 0"), "nt_offcpu_sleep_leaf");
+  EXPECT_EQ(text(*db, "SELECT symbol FROM (" + frames + ") WHERE frame_index = 1"), "nt_offcpu_sleep_middle");
+  EXPECT_EQ(text(*db, "SELECT symbol FROM (" + frames + ") WHERE frame_index = 2"), "nt_sleeper_thread");
+  EXPECT_EQ(text(*db, "SELECT module FROM (" + frames + ") WHERE frame_index = 0"), binary_);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM user_mapping WHERE pid = " + std::to_string(pid_) + " AND path = '" +
+                           binary_ + "' AND length(build_id) = 40"),
+            1);
+  // Kernel stack: the sleep path.
+  EXPECT_GE(count(*db, std::string("SELECT COUNT(*) FROM stack_frame f JOIN offcpu_event e ON f.stack_id = "
+                                   "e.kernel_stack_id WHERE f.symbol LIKE '%nanosleep%' AND e.tid IN ") +
+                           kSleeper),
+            1);
+  // Summary mode saw the same time.
+  EXPECT_EQ(count(*db, std::string("SELECT SUM(periods) FROM offcpu_summary WHERE tid IN ") + kSleeper), 4);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM loss_summary"), 0);
+  EXPECT_EQ(text(*db, "SELECT user_top FROM offcpu_by_stack WHERE tid IN " + std::string(kSleeper) + " LIMIT 1")
+                .rfind("nt_offcpu_sleep_leaf+0x", 0),
+            0u);
+}
+
+TEST_F(OffcpuTest, BlockTimeRangeFiltersInTheKernel) {
+  // -M below the sleep: the sleeps are filtered out in the kernel and counted.
+  recordSleeper({"-m", "1000", "-M", "100000"}, 200, 2);
+  auto db = ingest();
+  EXPECT_EQ(count(*db, std::string("SELECT COUNT(*) FROM offcpu_event WHERE duration_ns >= 150000000 AND tid IN ") +
+                           kSleeper),
+            0);
+  EXPECT_GE(count(*db, "SELECT value FROM counter WHERE family = 'offcpu' AND name = 'outside_block_time_range' "
+                       "AND cpu = -1"),
+            2);
+}
+
+TEST_F(OffcpuTest, EveryAttachStrategyRecordsTheSleeps) {
+  for (const char* strategy : {"tp_btf", "raw_tp", "tracepoint"}) {
+    SCOPED_TRACE(strategy);
+    recordSleeper({"-m", "50000", "--attach-strategy", strategy, "--mode", "details"}, 100, 2);
+    auto db = ingest();
+    EXPECT_EQ(count(*db, std::string("SELECT COUNT(*) FROM offcpu_event WHERE duration_ns >= 99000000 AND tid IN ") +
+                             kSleeper),
+              2);
+    EXPECT_EQ(text(*db, "SELECT strategy FROM attachment WHERE family = 'offcpu' AND hook = 'sched_switch' AND "
+                        "attached = 1"),
+              strategy);
+  }
+}
+
+}  // namespace
+}  // namespace nettrail

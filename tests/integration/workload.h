@@ -1,0 +1,85 @@
+#pragma once
+// nt_workload (tests/integration/nt_workload.cpp) as a child process: started
+// from a copy at a temporary path (so tests can delete the binary before
+// analysis), held until go(), and reaped by wait() or the destructor.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace nettrail::testing {
+
+class Workload {
+ public:
+  // Copies the workload binary to `binary_path` and starts it with `args`.
+  bool start(const std::string& binary_path, const std::vector<std::string>& args) {
+    binary_ = binary_path;
+    if (std::system(("cp " + std::string(NT_WORKLOAD_BIN) + " " + binary_ + " && chmod 755 " + binary_).c_str()) != 0)
+      return false;
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return false;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      std::vector<char*> argv;
+      std::vector<std::string> copy = args;
+      argv.push_back(binary_.data());
+      for (std::string& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(binary_.c_str(), argv.data());
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    go_fd_ = in[1];
+    out_ = fdopen(out[0], "r");
+    char line[256];
+    // "pid N" and, for futex, "uaddr 0x..." come before the program waits.
+    while (out_ && std::fgets(line, sizeof(line), out_)) {
+      unsigned long value = 0;
+      if (std::sscanf(line, "uaddr 0x%lx", &value) == 1) uaddr = value;
+      if (std::sscanf(line, "pid %lu", &value) == 1) {
+        if (args[0] != "futex") return true;
+      }
+      if (uaddr) return true;
+    }
+    return false;
+  }
+  void go() {
+    if (write(go_fd_, "g", 1) != 1) std::perror("workload go");
+  }
+  // Exit status, or -1.
+  int wait() {
+    if (pid_ <= 0) return -1;
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  pid_t pid() const { return pid_; }
+  void removeBinary() { ::unlink(binary_.c_str()); }
+  ~Workload() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (go_fd_ >= 0) close(go_fd_);
+    if (out_) fclose(out_);
+    removeBinary();
+  }
+
+  unsigned long uaddr = 0;
+
+ private:
+  std::string binary_;
+  pid_t pid_ = -1;
+  int go_fd_ = -1;
+  FILE* out_ = nullptr;
+};
+
+}  // namespace nettrail::testing
