@@ -77,6 +77,23 @@ static __always_inline void nt_parse_skb(struct sk_buff *skb, struct nt_packet *
 	if (BPF_CORE_READ(skb, vlan_proto))
 		p->vlan_id = BPF_CORE_READ(skb, vlan_tci) & 0x0fff;
 
+	/* Before the stack has set skb->protocol: a locally built IP packet
+	 * (ip_local_out sets it only inside __ip_local_out) has its network
+	 * header set, so the version nibble tells; a frame built from a buffer
+	 * (OVS packets re-injected by ovs-vswitchd) has no header offsets at
+	 * all yet, and its Ethernet header starts at skb->data. */
+	if (!proto && mac == NT_HEADER_UNSET) {
+		__u8 first = 0;
+		if (net != NT_HEADER_UNSET && net != 0 && !bpf_probe_read_kernel(&first, 1, head + net) &&
+		    ((first >> 4) == 4 || (first >> 4) == 6)) {
+			proto = (first >> 4) == 4 ? NT_ETH_P_IP : NT_ETH_P_IPV6;
+		} else if (net == 0 && trans == NT_HEADER_UNSET) {
+			mac = (__u16)(BPF_CORE_READ(skb, data) - head);
+			net = NT_HEADER_UNSET;
+			trans = NT_HEADER_UNSET;
+		}
+	}
+
 	if (mac != NT_HEADER_UNSET && (net == NT_HEADER_UNSET || mac < net)) {
 		struct ethhdr eth;
 		if (!bpf_probe_read_kernel(&eth, sizeof(eth), head + mac)) {
