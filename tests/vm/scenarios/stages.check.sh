@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Host-side assertions on the stages scenario: stages.check.sh RESULTS_DIR.
+# Ingests each recording with the analyzer (NETTRAIL_ANALYZER, else the newest
+# build's nettrail) and checks, per direction and attach strategy: every stage
+# of the path attached with the expected strategy and was hit by every ping;
+# per packet the stages come in path order (times never go back) and the steps
+# sum to the end-to-end time; the in-kernel end-to-end histogram counted the
+# same packets; the upcall stages appear for the first packet of the flow only.
+set -euo pipefail
+
+dir=${1:?usage: stages.check.sh RESULTS_DIR}
+env_file="$dir/stages.env"
+[[ -f $env_file ]] || { echo "stages.check: $env_file missing" >&2; exit 1; }
+declare -A F=()
+while IFS='=' read -r k v; do [[ -n $k ]] && F[$k]=$v; done <"$env_file"
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+nettrail=${NETTRAIL_ANALYZER:-$(ls -t "$repo"/build*/nettrail 2>/dev/null | head -1)}
+[[ -x $nettrail ]] || { echo "stages.check: no nettrail analyzer (set NETTRAIL_ANALYZER)" >&2; exit 1; }
+pings=${NT_STAGES_PINGS:-10}
+
+failures=0
+check() {  # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then echo "  ok   $what"; else echo "  FAIL $what"; failures=$((failures + 1)); fi
+}
+q() { "$nettrail" query "$db" "$1" --format csv | tail -n +2 | head -1; }
+eq() { [[ $(q "$1") == "$2" ]]; }
+
+tx_order=(ip_local_out nf_conntrack_in internal_dev_xmit ovs_dp_process_packet ovs_vport_send net_dev_queue
+  qdisc_enqueue qdisc_dequeue net_dev_start_xmit net_dev_xmit)
+rx_order=(netif_receive_skb netdev_frame_hook ovs_dp_process_packet nf_conntrack_in ovs_vport_send proto_rcv)
+tracepoints=" net_dev_queue qdisc_enqueue qdisc_dequeue net_dev_start_xmit net_dev_xmit netif_receive_skb "
+
+echo "stages.check on ${F[kernel]:-?}:"
+for direction in tx rx; do
+  for strategy in default kprobe; do
+    name="stages-$direction-$strategy"
+    echo " $name (startup ${F[${name}_startup_s]:-?} s):"
+    check "recorder exited 0" test "${F[${name}_rc]:-x}" = 0
+    check "pings answered" test "${F[${name}_ping_rc]:-x}" = 0
+    db="$dir/$name.db"
+    rm -f "$db"
+    if ! "$nettrail" ingest "$dir/$name.ntr" -o "$db" >/dev/null 2>"$dir/$name.ingest.err"; then
+      check "ingest $name.ntr" false; continue
+    fi
+    "$nettrail" query "$db" "SELECT hook, strategy, target, attached, note FROM attachment WHERE family = 'stages'" \
+      >"$dir/$name.attach.txt" 2>&1 || true
+    "$nettrail" stages "$dir/$name.ntr" >"$dir/$name.view.txt" 2>&1 || true
+    if [[ $direction == tx ]]; then order=("${tx_order[@]}"); else order=("${rx_order[@]}"); fi
+    want_fn=$([[ $strategy == kprobe ]] && echo kprobe || echo fentry)
+    check "no stage hook unavailable" eq "SELECT COUNT(*) FROM attachment WHERE family = 'stages' AND attached = 0" 0
+    for hook in $(q "SELECT group_concat(hook, ' ') FROM attachment WHERE family = 'stages'"); do
+      got=$(q "SELECT strategy FROM attachment WHERE family = 'stages' AND hook = '$hook'")
+      if [[ $tracepoints == *" $hook "* ]]; then
+        check "$hook attached via tp_btf" test "$got" = tp_btf
+      elif [[ $want_fn == fentry && $got == kprobe ]]; then
+        # The cheapest candidate failed here: the fallback must say why.
+        note=$(q "SELECT note FROM attachment WHERE family = 'stages' AND hook = '$hook'")
+        check "$hook fell back to kprobe ($note)" test "${note#fentry }" != "$note"
+      else
+        check "$hook attached via $want_fn" test "$got" = "$want_fn"
+      fi
+    done
+    check "$pings packets completed the path" eq "SELECT COUNT(*) FROM stages_packet WHERE complete = 1" "$pings"
+    for stage in "${order[@]}"; do
+      check "every packet hit $stage" eq \
+        "SELECT COUNT(DISTINCT t.packet_id) FROM stages_time t JOIN stages_packet p USING (packet_id) WHERE p.complete = 1 AND t.stage = '$stage'" "$pings"
+    done
+    prev=""
+    bad=0
+    for stage in "${order[@]}"; do
+      if [[ -n $prev ]]; then
+        n=$(q "SELECT COUNT(*) FROM stages_time a JOIN stages_time b USING (packet_id) WHERE a.stage = '$prev' AND b.stage = '$stage' AND b.time_ns < a.time_ns")
+        [[ $n == 0 ]] || { echo "    $prev after $stage in $n packet(s)"; bad=1; }
+      fi
+      prev=$stage
+    done
+    check "per-packet times monotonic in path order" test $bad = 0
+    check "steps sum to end to end for every packet" eq \
+      "SELECT COUNT(*) FROM stages_packet p WHERE complete = 1 AND total_ns != (SELECT SUM(since_prev_ns) FROM stages_time t WHERE t.packet_id = p.packet_id)" 0
+    check "in-kernel end-to-end histogram counted the same packets" eq \
+      "SELECT SUM(count) FROM stages_log2 WHERE from_stage = 'end_to_end'" "$pings"
+    check "kernel end-to-end buckets bracket the per-packet totals" eq \
+      "SELECT (SELECT MIN(low_ns) FROM stages_log2 WHERE from_stage = 'end_to_end') <= MIN(total_ns) AND (SELECT MAX(1 << (log2_ns + 1)) FROM stages_log2 WHERE from_stage = 'end_to_end') > MAX(total_ns) FROM stages_packet WHERE complete = 1" 1
+    check "upcall for exactly one packet" eq "SELECT COUNT(*) FROM stages_packet WHERE upcall = 1" 1
+    check "the upcall packet is the flow's first" eq \
+      "SELECT icmp_seq = (SELECT MIN(icmp_seq) FROM stages_packet WHERE complete = 1) FROM stages_packet WHERE upcall = 1" 1
+    check "ovs_flow_key_extract_userspace only on the upcall packet" eq \
+      "SELECT COUNT(*) FROM stages_time t JOIN stages_packet p USING (packet_id) WHERE t.stage = 'ovs_flow_key_extract_userspace' AND p.upcall = 1" 1
+    check "upcall comes between datapath lookup and userspace re-injection" eq \
+      "SELECT COUNT(*) FROM stages_time a JOIN stages_time u USING (packet_id) JOIN stages_time k USING (packet_id) WHERE a.stage = 'ovs_dp_process_packet' AND u.stage = 'ovs_dp_upcall' AND k.stage = 'ovs_flow_key_extract_userspace' AND a.time_ns <= u.time_ns AND u.time_ns <= k.time_ns" 1
+    check "no data loss" eq "SELECT COUNT(*) FROM loss_summary" 0
+  done
+done
+echo " overhead: ${NT_STAGES_FLOOD:-2000} adaptive pings took ${F[flood_without_s]:-?} s without and ${F[flood_with_s]:-?} s with recording"
+
+if ((failures)); then
+  echo "stages.check: $failures check(s) failed; results in $dir" >&2
+  exit 1
+fi
+echo "stages.check: all checks passed"

@@ -1,0 +1,103 @@
+#!/bin/bash
+# Stages scenario (runs inside the guest): nettrail-record's stages family on
+# a real OVS bridge (kernel datapath, ovs-vswitchd, a conntrack action in the
+# OpenFlow table). br0's internal port holds 10.200.0.1 in the root namespace;
+# veth1 (the "physical" port) leads to 10.200.0.2 in ns2. Pings go out (tx:
+# ip_output -> internal port -> OVS -> veth1) and come in (rx: veth1 -> OVS ->
+# internal port -> icmp_rcv), once per attach strategy (default = fentry, and
+# --attach-strategy kprobe), with the datapath flows flushed before each run so
+# the first packet of each takes the upcall. Recordings go to
+# $NT_RESULTS/stages-<dir>-<strategy>.ntr; stages.check.sh ingests and checks them.
+set -euo pipefail
+# shellcheck disable=SC1091  # scenarios/lib/common.sh, copied to /nt/lib by run.sh
+. /nt/lib/common.sh
+
+PINGS=${NT_STAGES_PINGS:-10}
+
+step "filesystems and modules"
+mount_tracing
+for m in crc32c_generic openvswitch nf_conntrack tun veth sch_tbf; do modprobe "$m" || true; done
+fact kernel "$(uname -r)"
+command -v nettrail-record >/dev/null || { echo "stages: nettrail-record missing (pass --bin)" >&2; exit 1; }
+
+step "Open vSwitch with a conntrack action"
+start_ovs
+ovs-vsctl --timeout=120 add-br br0
+ip netns add ns2
+ip link add veth1 type veth peer name eth0 netns ns2
+ovs-vsctl --timeout=60 add-port br0 veth1
+ip link set veth1 up
+ip -n ns2 link set lo up
+ip -n ns2 addr add 10.200.0.2/24 dev eth0
+ip -n ns2 link set eth0 up
+ip addr add 10.200.0.1/24 dev br0
+ip link set br0 up
+# A qdisc on the phy port, so the qdisc stages have something to time.
+tc qdisc add dev veth1 root tbf rate 1gbit burst 64k latency 50ms
+ovs-ofctl del-flows br0
+ovs-ofctl add-flow br0 "table=0,priority=10,ip,actions=ct(commit),NORMAL"
+ovs-ofctl add-flow br0 "table=0,priority=0,actions=NORMAL"
+# Learn MACs and ARP both ways before any measurement.
+ip netns exec ns2 ping -c 2 -i 0.2 -W 2 10.200.0.1 >/dev/null
+ping -c 2 -i 0.2 -W 2 10.200.0.2 >/dev/null
+
+# record DIR STRATEGY SRC DST PINGER...: one recording around PINGS pings.
+record() {
+  local dir=$1 strategy=$2 src=$3 dst=$4
+  shift 4
+  local name="stages-$dir-$strategy"
+  local args=(--families stages --direction "$dir" --phy-interface veth1 --protocol icmp --src-ip "$src"
+    -i 500ms -o "$R/$name.ntr" --force)
+  [[ $strategy == default ]] || args+=(--attach-strategy "$strategy")
+  # Datapath flows and their userspace state, so the first ping misses again.
+  ovs-appctl revalidator/purge
+  step "record $name"
+  local t0 t1
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  nettrail-record "${args[@]}" >"$R/$name.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 600); do
+    grep -q 'recording to' "$R/$name.log" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  fact "${name}_startup_s" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+  set +e
+  "$@" ping -c "$PINGS" -i 0.2 -W 2 "$dst" >"$R/$name.ping.txt" 2>&1
+  fact "${name}_ping_rc" "$?"
+  sleep 1
+  kill -INT "$pid"
+  wait "$pid"
+  fact "${name}_rc" "$?"
+  set -e
+  cat "$R/$name.log"
+  ovs-dpctl dump-flows >"$R/$name.flows.txt" 2>&1 || true
+}
+
+record tx default 10.200.0.1 10.200.0.2
+record rx default 10.200.0.2 10.200.0.1 ip netns exec ns2
+record tx kprobe 10.200.0.1 10.200.0.2
+record rx kprobe 10.200.0.2 10.200.0.1 ip netns exec ns2
+
+step "throughput with and without recording"
+# Needs no extra tools: an adaptive ping (-A, next request as soon as the reply is back) of fixed
+# count, timed, without and with the recorder (tx, default strategy).
+flood() {
+  local t0 t1
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  ping -A -q -c "${NT_STAGES_FLOOD:-2000}" -W 1 10.200.0.2 >/dev/null 2>&1 || true
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+}
+fact flood_without_s "$(flood)"
+nettrail-record --families stages --direction tx --phy-interface veth1 --protocol icmp --src-ip 10.200.0.1 \
+  --latency-us 1000000 -o "$R/stages-flood.ntr" --force >"$R/stages-flood.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do grep -q 'recording to' "$R/stages-flood.log" && break; sleep 0.5; done
+fact flood_with_s "$(flood)"
+kill -INT "$pid"; wait "$pid" || true
+cat "$R/stages-flood.log"
+
+stop_ovs
+echo "stages: done"
