@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Stages family: per-packet timestamps at each stage of the host TX/RX path
- * (IP local output, OVS internal port, OVS datapath and upcall, qdisc, device
+ * (IP output, OVS internal port, OVS datapath and upcall, qdisc, device
  * transmit/receive, conntrack, protocol receive, tun). Every stage program
  * calls one shared handler with its stage id. Packets are followed by
  * identity (nt_stages_key) in an LRU hash: the path's first stage opens a
@@ -370,17 +370,17 @@ int BPF_PROG(netif_receive_skb_raw, struct sk_buff *skb)
 
 /* ---- function stages: fentry, then kprobe (targets set by the recorder) ---- */
 
-/* ip_local_out(struct net *net, struct sock *sk, struct sk_buff *skb): every
- * locally generated IPv4 packet (TCP, UDP, raw/ping) before the LOCAL_OUT
- * netfilter hook, so local conntrack comes after it. */
+/* ip_output(struct net *net, struct sock *sk, struct sk_buff *skb): every
+ * locally generated IPv4 packet, reached through dst->output so it is never
+ * inlined (ip_local_out is, into its callers in ip_output.c). */
 SEC("fentry")
-int BPF_PROG(ip_local_out_fentry, void *net, void *sk, struct sk_buff *skb)
+int BPF_PROG(ip_output_fentry, void *net, void *sk, struct sk_buff *skb)
 {
 	return handle_stage(NT_STAGE_IP_OUTPUT, skb, NULL);
 }
 
 SEC("kprobe")
-int BPF_KPROBE(ip_local_out_kprobe, void *net, void *sk, struct sk_buff *skb)
+int BPF_KPROBE(ip_output_kprobe, void *net, void *sk, struct sk_buff *skb)
 {
 	return handle_stage(NT_STAGE_IP_OUTPUT, skb, NULL);
 }

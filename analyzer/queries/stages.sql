@@ -1,7 +1,7 @@
 -- Stages family: per-packet timestamps at each stage of the host TX/RX path
--- (IP local output, OVS datapath and upcall, conntrack, qdisc, device transmit and
+-- (IP output, OVS datapath and upcall, conntrack, qdisc, device transmit and
 -- receive, protocol receive, tun). Stage names are the recorder's stage
--- names: ip_local_out, internal_dev_xmit, netif_receive_skb, netdev_frame_hook,
+-- names: ip_output, internal_dev_xmit, netif_receive_skb, netdev_frame_hook,
 -- ovs_dp_process_packet, ovs_dp_upcall, ovs_flow_key_extract_userspace,
 -- ovs_vport_send, nf_conntrack_in, net_dev_queue, qdisc_enqueue,
 -- qdisc_dequeue, net_dev_start_xmit, net_dev_xmit, proto_rcv, tun_net_xmit.

@@ -21,7 +21,7 @@ constexpr uint8_t kEndToEnd = 255;
 
 // Names of enum nt_stage, in id order; written to the header as enum "nt_stage".
 const char* const kStageNames[NT_STAGE_MAX] = {
-    "ip_local_out",       "internal_dev_xmit", "netif_receive_skb", "netdev_frame_hook",
+    "ip_output",          "internal_dev_xmit", "netif_receive_skb", "netdev_frame_hook",
     "ovs_dp_process_packet", "ovs_dp_upcall",  "ovs_flow_key_extract_userspace", "ovs_vport_send",
     "nf_conntrack_in",    "net_dev_queue",     "qdisc_enqueue",     "qdisc_dequeue",
     "net_dev_start_xmit", "net_dev_xmit",      "proto_rcv",         "tun_net_xmit",
@@ -38,7 +38,7 @@ struct StageHook {
 };
 
 const StageHook kHooks[] = {
-    {NT_STAGE_IP_OUTPUT, "ip_local_out", "ip_local_out", nullptr, "ip_local_out"},
+    {NT_STAGE_IP_OUTPUT, "ip_output", "ip_output", nullptr, "ip_output"},
     {NT_STAGE_INTERNAL_DEV_XMIT, "internal_dev_xmit", "internal_dev_xmit", nullptr, "internal_dev_xmit"},
     {NT_STAGE_NETIF_RECEIVE, "netif_receive_skb", "netif_receive_skb", "net:netif_receive_skb", nullptr},
     {NT_STAGE_FRAME_HOOK, "netdev_frame_hook", "frame_hook", nullptr, "netdev_frame_hook"},
@@ -61,8 +61,8 @@ const StageHook kHooks[] = {
 
 // The stages of each path, in path order. The first stage that attached
 // opens a packet's session, the last one closes it.
-const uint32_t kTxLocal[] = {NT_STAGE_IP_OUTPUT,          NT_STAGE_CONNTRACK,         NT_STAGE_INTERNAL_DEV_XMIT,
-                             NT_STAGE_OVS_DP_PROCESS,     NT_STAGE_OVS_UPCALL,        NT_STAGE_OVS_KEY_EXTRACT_USER,
+const uint32_t kTxLocal[] = {NT_STAGE_IP_OUTPUT,          NT_STAGE_INTERNAL_DEV_XMIT, NT_STAGE_OVS_DP_PROCESS,
+                             NT_STAGE_OVS_UPCALL,         NT_STAGE_OVS_KEY_EXTRACT_USER, NT_STAGE_CONNTRACK,
                              NT_STAGE_OVS_VPORT_SEND,     NT_STAGE_NET_DEV_QUEUE,     NT_STAGE_QDISC_ENQUEUE,
                              NT_STAGE_QDISC_DEQUEUE,      NT_STAGE_NET_DEV_START_XMIT, NT_STAGE_NET_DEV_XMIT};
 const uint32_t kTxVm[] = {NT_STAGE_NETIF_RECEIVE,     NT_STAGE_FRAME_HOOK,        NT_STAGE_OVS_DP_PROCESS,

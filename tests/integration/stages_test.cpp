@@ -2,7 +2,7 @@
 // over veth (with a tbf qdisc so the qdisc stages exist). The tracepoint
 // stages (net_dev_queue, qdisc_enqueue/dequeue, net_dev_start_xmit,
 // net_dev_xmit) must be hit by every packet with monotonic per-packet times
-// whose steps sum to the end-to-end time; the function stages (ip_local_out,
+// whose steps sum to the end-to-end time; the function stages (ip_output,
 // OVS, conntrack, protocol receive) need fentry or kprobes, which this kernel
 // refuses, and must be reported unavailable with the reason. Needs root, BTF
 // and tracefs.
@@ -121,17 +121,17 @@ TEST_F(StagesTest, FunctionStagesAreReportedUnavailableWithTheReason) {
                        "AND ip_id IS NOT NULL"),
             15);
   // This kernel: fentry is refused and there are no kprobes; OVS is not loaded.
-  for (const char* hook : {"ip_local_out", "ovs_dp_process_packet", "ovs_dp_upcall", "ovs_vport_send", "nf_conntrack_in"}) {
+  for (const char* hook : {"ip_output", "ovs_dp_process_packet", "ovs_dp_upcall", "ovs_vport_send", "nf_conntrack_in"}) {
     SCOPED_TRACE(hook);
     EXPECT_EQ(count(*db, std::string("SELECT COUNT(*) FROM attachment WHERE family = 'stages' AND hook = '") + hook +
                              "' AND attached = 0 AND note LIKE 'unavailable: fentry %' AND note LIKE '%kprobe %'"),
               1);
   }
-  EXPECT_NE(output_.find("ip_local_out unavailable: fentry ip_local_out:"), std::string::npos) << output_;
+  EXPECT_NE(output_.find("ip_output unavailable: fentry ip_output:"), std::string::npos) << output_;
   // `check` says the same, and the report lists them.
   std::string check;
   shell(std::string(NT_RECORD_BIN) + " check --families stages --phy-interface " + net_->if_a, &check);
-  EXPECT_NE(check.find("ip_local_out"), std::string::npos) << check;
+  EXPECT_NE(check.find("ip_output"), std::string::npos) << check;
   EXPECT_NE(check.find("UNAVAILABLE"), std::string::npos) << check;
   EXPECT_NE(check.find("net_dev_xmit tp_btf"), std::string::npos) << check;
   const std::string html = testing::tempPath("stages.html");

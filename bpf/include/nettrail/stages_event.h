@@ -10,7 +10,7 @@
 /* Stage ids. The numbers are the on-disk ids (StagesBatch stage lists and
  * Probe.enums "nt_stage"), so never renumber: append. */
 enum nt_stage {
-	NT_STAGE_IP_OUTPUT = 0,        /* ip_local_out: local stack hands the packet to IP output */
+	NT_STAGE_IP_OUTPUT = 0,        /* ip_output: local stack hands the packet to IP output */
 	NT_STAGE_INTERNAL_DEV_XMIT,    /* internal_dev_xmit: OVS internal port transmit */
 	NT_STAGE_NETIF_RECEIVE,        /* net:netif_receive_skb on the phy (rx) or VM (tx) interface */
 	NT_STAGE_FRAME_HOOK,           /* netdev_frame_hook: OVS rx handler of a netdev vport */

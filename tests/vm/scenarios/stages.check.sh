@@ -27,7 +27,7 @@ check() {  # check DESCRIPTION COMMAND...
 q() { "$nettrail" query "$db" "$1" --format csv | tail -n +2 | head -1; }
 eq() { [[ $(q "$1") == "$2" ]]; }
 
-tx_order=(ip_local_out nf_conntrack_in internal_dev_xmit ovs_dp_process_packet ovs_vport_send net_dev_queue
+tx_order=(ip_output internal_dev_xmit ovs_dp_process_packet nf_conntrack_in ovs_vport_send net_dev_queue
   qdisc_enqueue qdisc_dequeue net_dev_start_xmit net_dev_xmit)
 rx_order=(netif_receive_skb netdev_frame_hook ovs_dp_process_packet nf_conntrack_in ovs_vport_send proto_rcv)
 tracepoints=" net_dev_queue qdisc_enqueue qdisc_dequeue net_dev_start_xmit net_dev_xmit netif_receive_skb "

@@ -1,10 +1,12 @@
 #!/bin/bash
 # Stages scenario (runs inside the guest): nettrail-record's stages family on
 # a real OVS bridge (kernel datapath, ovs-vswitchd, a conntrack action in the
-# OpenFlow table). br0's internal port holds 10.200.0.1 in the root namespace;
-# veth1 (the "physical" port) leads to 10.200.0.2 in ns2. Pings go out (tx:
-# ip_output -> internal port -> OVS -> veth1) and come in (rx: veth1 -> OVS ->
-# internal port -> icmp_rcv), once per attach strategy (default = fentry, and
+# OpenFlow table). Internal port int0 holds 10.200.0.1 in namespace ns1 (the
+# host stack; conntrack hooks are only registered in the datapath's namespace,
+# so conntrack runs once, in OVS); veth1 (the "physical" port) leads to
+# 10.200.0.2 in ns2. Pings go out (tx: ip_output -> internal port -> OVS ->
+# veth1) and come in (rx: veth1 -> OVS -> internal port -> icmp_rcv), once per
+# attach strategy (default = fentry, and
 # --attach-strategy kprobe), with the datapath flows flushed before each run so
 # the first packet of each takes the upcall. Recordings go to
 # $NT_RESULTS/stages-<dir>-<strategy>.ntr; stages.check.sh ingests and checks them.
@@ -30,7 +32,12 @@ ip link set veth1 up
 ip -n ns2 link set lo up
 ip -n ns2 addr add 10.200.0.2/24 dev eth0
 ip -n ns2 link set eth0 up
-ip addr add 10.200.0.1/24 dev br0
+ovs-vsctl --timeout=60 add-port br0 int0 -- set interface int0 type=internal
+ip netns add ns1
+ip link set int0 netns ns1
+ip -n ns1 link set lo up
+ip -n ns1 addr add 10.200.0.1/24 dev int0
+ip -n ns1 link set int0 up
 ip link set br0 up
 # A qdisc on the phy port, so the qdisc stages have something to time.
 tc qdisc add dev veth1 root tbf rate 1gbit burst 64k latency 50ms
@@ -39,7 +46,7 @@ ovs-ofctl add-flow br0 "table=0,priority=10,ip,actions=ct(commit),NORMAL"
 ovs-ofctl add-flow br0 "table=0,priority=0,actions=NORMAL"
 # Learn MACs and ARP both ways before any measurement.
 ip netns exec ns2 ping -c 2 -i 0.2 -W 2 10.200.0.1 >/dev/null
-ping -c 2 -i 0.2 -W 2 10.200.0.2 >/dev/null
+ip netns exec ns1 ping -c 2 -i 0.2 -W 2 10.200.0.2 >/dev/null
 
 # record DIR STRATEGY SRC DST PINGER...: one recording around PINGS pings.
 record() {
@@ -75,9 +82,9 @@ record() {
   ovs-dpctl dump-flows >"$R/$name.flows.txt" 2>&1 || true
 }
 
-record tx default 10.200.0.1 10.200.0.2
+record tx default 10.200.0.1 10.200.0.2 ip netns exec ns1
 record rx default 10.200.0.2 10.200.0.1 ip netns exec ns2
-record tx kprobe 10.200.0.1 10.200.0.2
+record tx kprobe 10.200.0.1 10.200.0.2 ip netns exec ns1
 record rx kprobe 10.200.0.2 10.200.0.1 ip netns exec ns2
 
 step "throughput with and without recording"
@@ -86,7 +93,7 @@ step "throughput with and without recording"
 flood() {
   local t0 t1
   t0=$(cut -d' ' -f1 /proc/uptime)
-  ping -A -q -c "${NT_STAGES_FLOOD:-2000}" -W 1 10.200.0.2 >/dev/null 2>&1 || true
+  ip netns exec ns1 ping -A -q -c "${NT_STAGES_FLOOD:-2000}" -W 1 10.200.0.2 >/dev/null 2>&1 || true
   t1=$(cut -d' ' -f1 /proc/uptime)
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
