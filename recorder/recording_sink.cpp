@@ -100,14 +100,6 @@ void RecordingSink::noteKernelAddress(uint64_t address) {
   if (symbols_.insert(index).second) pending_symbols_.push_back(index);
 }
 
-void RecordingSink::noteKernelStack(uint32_t stack_id, const uint64_t* frames, size_t depth) {
-  StackInfo info;
-  info.frames.assign(frames, frames + depth);
-  for (size_t i = 0; i < depth; ++i) noteKernelAddress(frames[i]);
-  stacks_[stack_id] = std::move(info);
-  pending_stacks_.push_back(stack_id);
-}
-
 uint32_t RecordingSink::internStack(bool kernel, uint32_t pid, const uint64_t* frames, size_t depth) {
   if (kernel) pid = 0;
   std::string key(1, kernel ? 'k' : 'u');

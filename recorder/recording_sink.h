@@ -48,19 +48,13 @@ class RecordingSink {
   bool knowsInterface(uint32_t netns, uint32_t ifindex) const {
     return interfaces_.count(interfaceKey(netns, ifindex)) != 0;
   }
-  // Records a kernel stack under `stack_id` (recording-wide, nonzero), with the
-  // symbols of its frames. Call once per id.
-  void noteKernelStack(uint32_t stack_id, const uint64_t* frames, size_t depth);
-  bool knowsStack(uint32_t stack_id) const { return stacks_.count(stack_id) != 0; }
   // Ensures the symbol covering `address` (e.g. a drop location) is recorded.
   void noteKernelAddress(uint64_t address);
   // Records a stack under an id the sink assigns, the same for the same frames
-  // in the same address space (kernel: pid 0). Ids start at kInternedStackBase so
-  // they never meet ids a family derives from its own stack map (drop: map id + 1).
+  // in the same address space (kernel: pid 0); 0 is never an id ("no stack").
   // A user stack is symbolized now, while the process lives: the mapping of each
   // frame (once per pid and mapping) and the ELF function covering it go into
   // the UserMappings/UserSymbols tables. Call from the thread that drains rings.
-  static constexpr uint32_t kInternedStackBase = 1u << 24;
   uint32_t internStack(bool kernel, uint32_t pid, const uint64_t* frames, size_t depth);
   // User-stack symbolization that could not be done: the process had exited or
   // the address was in no executable mapping (counted per stack and per frame).
@@ -126,7 +120,7 @@ class RecordingSink {
   std::vector<size_t> pending_symbols_;
   // Interned stacks and user symbolization (re-emitted in each segment too).
   std::map<std::string, uint32_t> interned_;  // (kernel, pid, frames) bytes -> id
-  uint32_t next_interned_id_ = kInternedStackBase;
+  uint32_t next_interned_id_ = 1;
   UserSymbolizer user_symbolizer_;
   std::map<std::pair<uint32_t, uint64_t>, MappingRecord> mappings_;  // (pid, start)
   std::map<std::pair<uint32_t, uint64_t>, UserSymbolRecord> user_symbols_;  // (binary, value)

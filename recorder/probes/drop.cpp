@@ -10,6 +10,7 @@
 #include "drop.skel.h"
 #include "nettrail/drop_event.h"
 #include "probe.h"
+#include "probe_support.h"
 
 namespace nettrail::drop {
 namespace {
@@ -40,48 +41,13 @@ struct Columns {
   }
 };
 
-uint64_t macToU64(const uint8_t mac[6]) {
-  uint64_t v = 0;
-  for (int i = 0; i < 6; ++i) v = (v << 8) | mac[i];
-  return v;
-}
-
-uint64_t be64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
-
-template <typename T, typename L>
-void fill(L list, const std::vector<T>& values) {
-  for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
-}
-
-// IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), IPv6 as is.
-bool parseIp(const std::string& text, uint8_t out[16]) {
-  in_addr v4;
-  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
-    std::memset(out, 0, 10);
-    out[10] = out[11] = 0xff;
-    std::memcpy(out + 12, &v4, 4);
-    return true;
-  }
-  in6_addr v6;
-  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
-    std::memcpy(out, &v6, 16);
-    return true;
-  }
-  return false;
-}
-
 class DropProbe : public ProbeFamily {
  public:
   ~DropProbe() override { destroyObject(); }
 
   void declareOptions(OptionSet& o) override {
     const std::string g = "drop";
-    o.add({"mode", 0, "MODE", "summary (in-kernel counts), details (one record per drop) or both", "both", g});
-    o.add({"interval", 'i', "SECONDS", "summary snapshot interval", "1s", g});
+    declareRecordingModeOptions(o);
     o.add({"src-ip", 0, "IP", "only drops with this source address (IPv4 or IPv6)", "", g});
     o.add({"dst-ip", 0, "IP", "only drops with this destination address", "", g});
     o.add({"src-port", 0, "PORT", "only TCP/UDP drops with this source port", "", g});
@@ -93,26 +59,23 @@ class DropProbe : public ProbeFamily {
     o.add({"netns", 0, "INODE", "only drops in this network namespace (inode from ls -L /proc/PID/ns/net)", "", g});
     o.add({"no-stack-trace", 0, "", "do not capture kernel stacks (cheaper)", "", g});
     o.add({"disable-normal-filter", 0, "", "also record ordinary frees (SKB_CONSUMED and normal-path callers)", "", g});
-    o.add({"summary-keys", 0, "N", "capacity of the in-kernel summary map", "16384", g});
-    o.add({"ring-size", 0, "BYTES", "ring buffer size for details records (power of two)", "16M", g});
   }
 
   Status configure(const ParsedOptions& options, ProbeSetup& setup) override {
     setup_ = &setup;
-    std::string mode = options.get("mode");
-    if (mode != "summary" && mode != "details" && mode != "both")
-      return Status::error("--mode: expected summary, details or both, got '", mode, "'");
-    cfg_.details = mode != "summary";
-    cfg_.summary = mode != "details";
-    NT_ASSIGN_OR_RETURN(double interval, options.getSeconds("interval"));
-    if (interval < 0.1) return Status::error("--interval: must be at least 100ms");
-    interval_ns_ = static_cast<uint64_t>(interval * 1e9);
+    NT_ASSIGN_OR_RETURN(RecordingMode recording_mode, parseRecordingMode(options));
+    const std::string mode = recording_mode.mode;
+    cfg_.details = recording_mode.details;
+    cfg_.summary = recording_mode.summary;
+    interval_ns_ = recording_mode.interval_ns;
+    summary_keys_ = recording_mode.summary_keys;
+    ring_bytes_ = recording_mode.ring_bytes;
     cfg_.stacks = !options.flag("no-stack-trace");
     cfg_.normal_filter = !options.flag("disable-normal-filter");
     for (const char* which : {"src-ip", "dst-ip"}) {
       if (!options.given(which)) continue;
       uint8_t* out = std::string(which) == "src-ip" ? cfg_.src_ip : cfg_.dst_ip;
-      if (!parseIp(options.get(which), out))
+      if (!parseIpAddress(options.get(which), out))
         return Status::error("--", which, ": '", options.get(which), "' is not an IPv4 or IPv6 address");
       (std::string(which) == "src-ip" ? cfg_.has_src_ip : cfg_.has_dst_ip) = true;
     }
@@ -153,13 +116,6 @@ class DropProbe : public ProbeFamily {
       NT_ASSIGN_OR_RETURN(uint64_t netns, options.getUint("netns", UINT32_MAX));
       cfg_.netns = static_cast<uint32_t>(netns);
     }
-    NT_ASSIGN_OR_RETURN(uint64_t keys, options.getUint("summary-keys", 1u << 24));
-    if (keys < 16) return Status::error("--summary-keys: at least 16");
-    summary_keys_ = static_cast<uint32_t>(keys);
-    NT_ASSIGN_OR_RETURN(uint64_t ring, options.getBytes("ring-size"));
-    if (ring < 4096 || (ring & (ring - 1)) != 0 || ring > (1ull << 30))
-      return Status::error("--ring-size: must be a power of two between 4K and 1G, got ", ring);
-    ring_bytes_ = static_cast<uint32_t>(ring);
 
     // Reason names and SKB_CONSUMED come from this kernel's BTF: values differ
     // between kernels, so never hard-code them.
@@ -241,7 +197,7 @@ class DropProbe : public ProbeFamily {
 
   Status started(RecordingSink& sink) override {
     sink_ = &sink;
-    stacks_fd_ = bpf_map__fd(skel_->maps.drop_stacks);
+    stacks_.reset(bpf_map__fd(skel_->maps.drop_stacks), &sink);
     devices_fd_ = bpf_map__fd(skel_->maps.drop_devices);
     summary_fd_ = bpf_map__fd(skel_->maps.drop_summary);
     counters_fd_ = bpf_map__fd(skel_->maps.drop_counters);
@@ -270,27 +226,13 @@ class DropProbe : public ProbeFamily {
   }
 
   std::vector<CounterValue> counters() override {
-    static const struct {
-      const char* name;
-      bool loss;
-    } kNames[NT_DROP_COUNTER_MAX] = {
+    static const CounterName kNames[NT_DROP_COUNTER_MAX] = {
         {"kfree_skb_seen", false},   {"normal_free_skipped", false}, {"filtered_out", false},
         {"ring_reserve_failed", true}, {"stack_missing", false},     {"summary_map_full", true},
         {"summary_counted", false},
     };
     std::vector<CounterValue> out;
-    if (counters_fd_ < 0 || cpus_ <= 0) return out;
-    std::vector<uint64_t> values(static_cast<size_t>(cpus_));
-    for (uint32_t slot = 0; slot < NT_DROP_COUNTER_MAX; ++slot) {
-      if (bpf_map_lookup_elem(counters_fd_, &slot, values.data()) != 0) continue;
-      uint64_t total = 0;
-      for (int cpu = 0; cpu < cpus_; ++cpu) {
-        total += values[cpu];
-        if (kNames[slot].loss && values[cpu] > 0)
-          out.push_back({kNames[slot].name, cpu, values[cpu], true});
-      }
-      out.push_back({kNames[slot].name, -1, total, kNames[slot].loss});
-    }
+    readPerCpuCounters(counters_fd_, cpus_, kNames, NT_DROP_COUNTER_MAX, &out);
     out.push_back({"details_recorded", -1, events_, false});
     out.push_back({"details_truncated_records", -1, malformed_, true});
     return out;
@@ -320,7 +262,7 @@ class DropProbe : public ProbeFamily {
     c.tid.push_back(e->tid);
     c.reason.push_back(e->reason);
     c.location.push_back(e->location);
-    c.stack_id.push_back(noteStack(e->stack_id));
+    c.stack_id.push_back(stacks_.kernelStack(e->stack_id));
     c.netns.push_back(e->netns);
     c.ifindex.push_back(e->ifindex);
     c.length.push_back(e->len);
@@ -329,10 +271,10 @@ class DropProbe : public ProbeFamily {
     c.eth_dst.push_back(macToU64(p.eth_dst));
     c.eth_type.push_back(p.eth_type);
     c.vlan_id.push_back(p.vlan_id);
-    c.src_hi.push_back(be64(p.saddr));
-    c.src_lo.push_back(be64(p.saddr + 8));
-    c.dst_hi.push_back(be64(p.daddr));
-    c.dst_lo.push_back(be64(p.daddr + 8));
+    c.src_hi.push_back(bigEndian64(p.saddr));
+    c.src_lo.push_back(bigEndian64(p.saddr + 8));
+    c.dst_hi.push_back(bigEndian64(p.daddr));
+    c.dst_lo.push_back(bigEndian64(p.daddr + 8));
     c.l4_proto.push_back(p.l4_proto);
     c.src_port.push_back(p.sport);
     c.dst_port.push_back(p.dport);
@@ -356,21 +298,6 @@ class DropProbe : public ProbeFamily {
     if (c.size() >= kBatchEvents && status_.isOk()) status_ = flushEvents();
   }
 
-  // Kernel stack map id -> recording stack id (kernel id + 1; 0 = none).
-  uint32_t noteStack(int32_t kernel_id) {
-    if (kernel_id < 0) return 0;
-    uint32_t id = static_cast<uint32_t>(kernel_id) + 1;
-    if (!sink_->knowsStack(id)) {
-      uint64_t frames[NT_MAX_STACK_DEPTH] = {};
-      uint32_t key = static_cast<uint32_t>(kernel_id);
-      if (bpf_map_lookup_elem(stacks_fd_, &key, frames) != 0) return 0;
-      size_t depth = 0;
-      while (depth < NT_MAX_STACK_DEPTH && frames[depth]) ++depth;
-      sink_->noteKernelStack(id, frames, depth);
-    }
-    return id;
-  }
-
   void noteDevice(uint32_t netns, uint32_t ifindex) {
     if (ifindex == 0 || sink_->knowsInterface(netns, ifindex)) return;
     nt_device_key key = {netns, ifindex};
@@ -386,36 +313,36 @@ class DropProbe : public ProbeFamily {
     capnp::MallocMessageBuilder message(n * 16 + 1024);
     auto ev = message.initRoot<Chunk>().initBatch().initDrop().initEvents();
     ev.setBaseTimeNs(c.base_time);
-    fill(ev.initTimeDelta(n), c.time_delta);
-    fill(ev.initCpu(n), c.cpu);
-    fill(ev.initTid(n), c.tid);
-    fill(ev.initReason(n), c.reason);
-    fill(ev.initLocation(n), c.location);
-    fill(ev.initStackId(n), c.stack_id);
-    fill(ev.initNetns(n), c.netns);
-    fill(ev.initIfindex(n), c.ifindex);
-    fill(ev.initLength(n), c.length);
-    fill(ev.initEthSrc(n), c.eth_src);
-    fill(ev.initEthDst(n), c.eth_dst);
-    fill(ev.initEthType(n), c.eth_type);
-    fill(ev.initVlanId(n), c.vlan_id);
-    fill(ev.initSrcHi(n), c.src_hi);
-    fill(ev.initSrcLo(n), c.src_lo);
-    fill(ev.initDstHi(n), c.dst_hi);
-    fill(ev.initDstLo(n), c.dst_lo);
-    fill(ev.initL4Proto(n), c.l4_proto);
-    fill(ev.initSrcPort(n), c.src_port);
-    fill(ev.initDstPort(n), c.dst_port);
-    fill(ev.initTtl(n), c.ttl);
-    fill(ev.initIpId(n), c.ip_id);
-    fill(ev.initTcpSeq(n), c.tcp_seq);
-    fill(ev.initTcpFlags(n), c.tcp_flags);
-    fill(ev.initIcmpType(n), c.icmp_type);
-    fill(ev.initIcmpCode(n), c.icmp_code);
-    fill(ev.initIcmpId(n), c.icmp_id);
-    fill(ev.initIcmpSeq(n), c.icmp_seq);
-    fill(ev.initArpOp(n), c.arp_op);
-    fill(ev.initL3Kind(n), c.l3_kind);
+    fillList(ev.initTimeDelta(n), c.time_delta);
+    fillList(ev.initCpu(n), c.cpu);
+    fillList(ev.initTid(n), c.tid);
+    fillList(ev.initReason(n), c.reason);
+    fillList(ev.initLocation(n), c.location);
+    fillList(ev.initStackId(n), c.stack_id);
+    fillList(ev.initNetns(n), c.netns);
+    fillList(ev.initIfindex(n), c.ifindex);
+    fillList(ev.initLength(n), c.length);
+    fillList(ev.initEthSrc(n), c.eth_src);
+    fillList(ev.initEthDst(n), c.eth_dst);
+    fillList(ev.initEthType(n), c.eth_type);
+    fillList(ev.initVlanId(n), c.vlan_id);
+    fillList(ev.initSrcHi(n), c.src_hi);
+    fillList(ev.initSrcLo(n), c.src_lo);
+    fillList(ev.initDstHi(n), c.dst_hi);
+    fillList(ev.initDstLo(n), c.dst_lo);
+    fillList(ev.initL4Proto(n), c.l4_proto);
+    fillList(ev.initSrcPort(n), c.src_port);
+    fillList(ev.initDstPort(n), c.dst_port);
+    fillList(ev.initTtl(n), c.ttl);
+    fillList(ev.initIpId(n), c.ip_id);
+    fillList(ev.initTcpSeq(n), c.tcp_seq);
+    fillList(ev.initTcpFlags(n), c.tcp_flags);
+    fillList(ev.initIcmpType(n), c.icmp_type);
+    fillList(ev.initIcmpCode(n), c.icmp_code);
+    fillList(ev.initIcmpId(n), c.icmp_id);
+    fillList(ev.initIcmpSeq(n), c.icmp_seq);
+    fillList(ev.initArpOp(n), c.arp_op);
+    fillList(ev.initL3Kind(n), c.l3_kind);
     c.clear();
     return sink_->writeBatch(message);
   }
@@ -437,12 +364,7 @@ class DropProbe : public ProbeFamily {
       for (uint64_t v : values) total += v;
       entries.push_back({key, total});
     }
-    uint64_t counted = 0;
-    {
-      uint32_t slot = NT_DROP_SUMMARY_TOTAL;
-      if (bpf_map_lookup_elem(counters_fd_, &slot, values.data()) == 0)
-        for (uint64_t v : values) counted += v;
-    }
+    const uint64_t counted = perCpuCounterTotal(counters_fd_, cpus_, NT_DROP_SUMMARY_TOTAL);
     capnp::MallocMessageBuilder message;
     auto summary = message.initRoot<Chunk>().initBatch().initDrop().initSummary();
     summary.setTimeNs(now);
@@ -452,16 +374,16 @@ class DropProbe : public ProbeFamily {
     for (unsigned i = 0; i < entries.size(); ++i) {
       const nt_drop_key& k = entries[i].key;
       auto out = list[i];
-      out.setStackId(noteStack(k.stack_id));
+      out.setStackId(stacks_.kernelStack(k.stack_id));
       out.setReason(k.reason);
       out.setNetns(k.netns);
       out.setIfindex(k.ifindex);
       out.setL3Kind(k.l3_kind);
       out.setL4Proto(k.l4_proto);
-      out.setSrcHi(be64(k.saddr));
-      out.setSrcLo(be64(k.saddr + 8));
-      out.setDstHi(be64(k.daddr));
-      out.setDstLo(be64(k.daddr + 8));
+      out.setSrcHi(bigEndian64(k.saddr));
+      out.setSrcLo(bigEndian64(k.saddr + 8));
+      out.setDstHi(bigEndian64(k.daddr));
+      out.setDstLo(bigEndian64(k.daddr + 8));
       out.setSrcPort(k.sport);
       out.setDstPort(k.dport);
       out.setLocation(k.location);
@@ -488,7 +410,8 @@ class DropProbe : public ProbeFamily {
   uint32_t ring_bytes_ = 16u << 20;
   drop_bpf* skel_ = nullptr;
   RecordingSink* sink_ = nullptr;
-  int stacks_fd_ = -1, devices_fd_ = -1, summary_fd_ = -1, counters_fd_ = -1, cpus_ = 0;
+  StackInterner stacks_;
+  int devices_fd_ = -1, summary_fd_ = -1, counters_fd_ = -1, cpus_ = 0;
   Columns columns_;
   uint64_t events_ = 0, malformed_ = 0, last_location_ = 0;
   uint64_t last_flush_ns_ = 0, last_snapshot_ns_ = 0;

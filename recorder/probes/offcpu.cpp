@@ -19,6 +19,7 @@
 #include "nettrail/offcpu_event.h"
 #include "offcpu.skel.h"
 #include "probe.h"
+#include "probe_support.h"
 
 namespace nettrail::offcpu {
 namespace {
@@ -40,21 +41,12 @@ struct Columns {
   }
 };
 
-template <typename T, typename L>
-void fill(L list, const std::vector<T>& values) {
-  for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
-}
-
 class OffcpuProbe : public ProbeFamily {
  public:
   ~OffcpuProbe() override { destroyObject(); }
 
   void declareOptions(OptionSet& o) override {
-    // Shared specs: identical to the drop family's (see the top of this file).
-    o.add({"mode", 0, "MODE", "summary (in-kernel counts), details (one record per drop) or both", "both", "drop"});
-    o.add({"interval", 'i', "SECONDS", "summary snapshot interval", "1s", "drop"});
-    o.add({"summary-keys", 0, "N", "capacity of the in-kernel summary map", "16384", "drop"});
-    o.add({"ring-size", 0, "BYTES", "ring buffer size for details records (power of two)", "16M", "drop"});
+    declareRecordingModeOptions(o);  // shared with the other families (see the top of this file)
     o.add({"pid", 'p', "PID", "only this process (offcpu, futex; required by cpu)", "", "process"});
     const std::string g = "offcpu";
     o.add({"tid", 0, "TID", "off-CPU: only this thread", "", g});
@@ -68,14 +60,13 @@ class OffcpuProbe : public ProbeFamily {
   }
 
   Status configure(const ParsedOptions& options, ProbeSetup& setup) override {
-    std::string mode = options.get("mode");
-    if (mode != "summary" && mode != "details" && mode != "both")
-      return Status::error("--mode: expected summary, details or both, got '", mode, "'");
-    cfg_.details = mode != "summary";
-    cfg_.summary = mode != "details";
-    NT_ASSIGN_OR_RETURN(double interval, options.getSeconds("interval"));
-    if (interval < 0.1) return Status::error("--interval: must be at least 100ms");
-    interval_ns_ = static_cast<uint64_t>(interval * 1e9);
+    NT_ASSIGN_OR_RETURN(RecordingMode recording_mode, parseRecordingMode(options));
+    const std::string mode = recording_mode.mode;
+    cfg_.details = recording_mode.details;
+    cfg_.summary = recording_mode.summary;
+    interval_ns_ = recording_mode.interval_ns;
+    summary_keys_ = recording_mode.summary_keys;
+    ring_bytes_ = recording_mode.ring_bytes;
     if (options.given("pid")) {
       NT_ASSIGN_OR_RETURN(uint64_t pid, options.getUint("pid", INT32_MAX));
       if (pid == 0) return Status::error("--pid: 0 is the idle task; give a process id");
@@ -103,16 +94,9 @@ class OffcpuProbe : public ProbeFamily {
       return Status::error("--kernel-stacks-only and --user-stacks-only exclude each other");
     cfg_.user_stacks = !options.flag("kernel-stacks-only");
     cfg_.kernel_stacks = !options.flag("user-stacks-only");
-    NT_ASSIGN_OR_RETURN(uint64_t keys, options.getUint("summary-keys", 1u << 24));
-    if (keys < 16) return Status::error("--summary-keys: at least 16");
-    summary_keys_ = static_cast<uint32_t>(keys);
     NT_ASSIGN_OR_RETURN(uint64_t stacks, options.getUint("stack-storage-size", 1u << 22));
     if (stacks < 16) return Status::error("--stack-storage-size: at least 16");
     stack_entries_ = static_cast<uint32_t>(stacks);
-    NT_ASSIGN_OR_RETURN(uint64_t ring, options.getBytes("ring-size"));
-    if (ring < 4096 || (ring & (ring - 1)) != 0 || ring > (1ull << 30))
-      return Status::error("--ring-size: must be a power of two between 4K and 1G, got ", ring);
-    ring_bytes_ = static_cast<uint32_t>(ring);
     if (cfg_.pid == 0 && cfg_.tid == 0)
       setup.warnings.push_back("no -p/--pid or --tid: tracing every thread of the host (the recorder excepted)");
 
@@ -168,7 +152,7 @@ class OffcpuProbe : public ProbeFamily {
 
   Status started(RecordingSink& sink) override {
     sink_ = &sink;
-    stacks_fd_ = bpf_map__fd(skel_->maps.offcpu_stacks);
+    stacks_.reset(bpf_map__fd(skel_->maps.offcpu_stacks), &sink);
     summary_fd_ = bpf_map__fd(skel_->maps.offcpu_summary);
     counters_fd_ = bpf_map__fd(skel_->maps.offcpu_counters);
     cpus_ = libbpf_num_possible_cpus();
@@ -196,27 +180,14 @@ class OffcpuProbe : public ProbeFamily {
   }
 
   std::vector<CounterValue> counters() override {
-    static const struct {
-      const char* name;
-      bool loss;
-    } kNames[NT_OFFCPU_COUNTER_MAX] = {
+    static const CounterName kNames[NT_OFFCPU_COUNTER_MAX] = {
         {"sched_switch_seen", false}, {"switch_outs_tracked", false}, {"start_map_full", true},
         {"outside_block_time_range", false}, {"kernel_stack_missing", false}, {"user_stack_missing", false},
         {"summary_map_full", true}, {"ring_reserve_failed", true}, {"wakeups_seen", false},
         {"offcpu_periods", false}, {"offcpu_total_ns", false},
     };
     std::vector<CounterValue> out;
-    if (counters_fd_ < 0 || cpus_ <= 0) return out;
-    std::vector<uint64_t> values(static_cast<size_t>(cpus_));
-    for (uint32_t slot = 0; slot < NT_OFFCPU_COUNTER_MAX; ++slot) {
-      if (bpf_map_lookup_elem(counters_fd_, &slot, values.data()) != 0) continue;
-      uint64_t total = 0;
-      for (int cpu = 0; cpu < cpus_; ++cpu) {
-        total += values[cpu];
-        if (kNames[slot].loss && values[cpu] > 0) out.push_back({kNames[slot].name, cpu, values[cpu], true});
-      }
-      out.push_back({kNames[slot].name, -1, total, kNames[slot].loss});
-    }
+    readPerCpuCounters(counters_fd_, cpus_, kNames, NT_OFFCPU_COUNTER_MAX, &out);
     out.push_back({"details_recorded", -1, events_, false});
     out.push_back({"details_truncated_records", -1, malformed_, true});
     return out;
@@ -228,14 +199,6 @@ class OffcpuProbe : public ProbeFamily {
   static int onRecord(void* ctx, void* data, size_t size) {
     static_cast<OffcpuProbe*>(ctx)->decode(data, size);
     return 0;
-  }
-
-  uint64_t counterTotal(uint32_t slot) {
-    std::vector<uint64_t> values(static_cast<size_t>(cpus_));
-    uint64_t total = 0;
-    if (bpf_map_lookup_elem(counters_fd_, &slot, values.data()) == 0)
-      for (uint64_t v : values) total += v;
-    return total;
   }
 
   void decode(const void* data, size_t size) {
@@ -254,30 +217,13 @@ class OffcpuProbe : public ProbeFamily {
     c.tid.push_back(e->tid);
     c.state.push_back(e->state);
     c.waker_tid.push_back(e->waker_tid);
-    c.kernel_stack.push_back(noteStack(e->kstack_id, 0));
-    c.user_stack.push_back(noteStack(e->ustack_id, e->pid));
+    c.kernel_stack.push_back(stacks_.kernelStack(e->kstack_id));
+    c.user_stack.push_back(stacks_.userStack(e->ustack_id, e->pid));
     c.cpu.push_back(e->cpu);
     sink_->noteProcess(e->tid, e->pid, e->comm, sizeof(e->comm));
     if (e->waker_tid) sink_->noteProcess(e->waker_tid, e->waker_pid, e->waker_comm, sizeof(e->waker_comm));
     ++events_;
     if (c.size() >= kBatchEvents && status_.isOk()) status_ = flushEvents();
-  }
-
-  // Stack map id -> recording stack id (0 = none). `pid` 0 means a kernel
-  // stack; user stacks are per address space, so the cache key has the pid.
-  uint32_t noteStack(int32_t map_id, uint32_t pid) {
-    if (map_id < 0) return 0;
-    const uint64_t key = (static_cast<uint64_t>(pid) << 32) | static_cast<uint32_t>(map_id);
-    auto it = stack_ids_.find(key);
-    if (it != stack_ids_.end()) return it->second;
-    uint64_t frames[NT_MAX_STACK_DEPTH] = {};
-    uint32_t map_key = static_cast<uint32_t>(map_id);
-    if (bpf_map_lookup_elem(stacks_fd_, &map_key, frames) != 0) return 0;
-    size_t depth = 0;
-    while (depth < NT_MAX_STACK_DEPTH && frames[depth]) ++depth;
-    const uint32_t id = sink_->internStack(pid == 0, pid, frames, depth);
-    stack_ids_.emplace(key, id);
-    return id;
   }
 
   Status flushEvents() {
@@ -287,14 +233,14 @@ class OffcpuProbe : public ProbeFamily {
     capnp::MallocMessageBuilder message(n * 8 + 1024);
     auto ev = message.initRoot<Chunk>().initBatch().initOffcpu().initEvents();
     ev.setBaseTimeNs(c.base_time);
-    fill(ev.initStartDelta(n), c.start_delta);
-    fill(ev.initDurationNs(n), c.duration);
-    fill(ev.initTid(n), c.tid);
-    fill(ev.initState(n), c.state);
-    fill(ev.initWakerTid(n), c.waker_tid);
-    fill(ev.initKernelStackId(n), c.kernel_stack);
-    fill(ev.initUserStackId(n), c.user_stack);
-    fill(ev.initCpu(n), c.cpu);
+    fillList(ev.initStartDelta(n), c.start_delta);
+    fillList(ev.initDurationNs(n), c.duration);
+    fillList(ev.initTid(n), c.tid);
+    fillList(ev.initState(n), c.state);
+    fillList(ev.initWakerTid(n), c.waker_tid);
+    fillList(ev.initKernelStackId(n), c.kernel_stack);
+    fillList(ev.initUserStackId(n), c.user_stack);
+    fillList(ev.initCpu(n), c.cpu);
     c.clear();
     return sink_->writeBatch(message);
   }
@@ -318,16 +264,16 @@ class OffcpuProbe : public ProbeFamily {
     auto summary = message.initRoot<Chunk>().initBatch().initOffcpu().initSummary();
     summary.setTimeNs(now);
     summary.setIntervalIndex(interval_index_++);
-    summary.setTotalNs(counterTotal(NT_OFFCPU_TOTAL_NS));
-    summary.setTotalCount(counterTotal(NT_OFFCPU_TOTAL_COUNT));
+    summary.setTotalNs(perCpuCounterTotal(counters_fd_, cpus_, NT_OFFCPU_TOTAL_NS));
+    summary.setTotalCount(perCpuCounterTotal(counters_fd_, cpus_, NT_OFFCPU_TOTAL_COUNT));
     auto list = summary.initEntries(static_cast<unsigned>(entries.size()));
     for (unsigned i = 0; i < entries.size(); ++i) {
       const nt_offcpu_key& k = entries[i].key;
       auto out = list[i];
       out.setPid(k.pid);
       out.setTid(k.tid);
-      out.setKernelStackId(noteStack(k.kstack_id, 0));
-      out.setUserStackId(noteStack(k.ustack_id, k.pid));
+      out.setKernelStackId(stacks_.kernelStack(k.kstack_id));
+      out.setUserStackId(stacks_.userStack(k.ustack_id, k.pid));
       out.setTotalNs(entries[i].total.total_ns);
       out.setCount(entries[i].total.count);
     }
@@ -344,9 +290,9 @@ class OffcpuProbe : public ProbeFamily {
   uint32_t ring_bytes_ = 16u << 20;
   offcpu_bpf* skel_ = nullptr;
   RecordingSink* sink_ = nullptr;
-  int stacks_fd_ = -1, summary_fd_ = -1, counters_fd_ = -1, cpus_ = 0;
+  StackInterner stacks_;
+  int summary_fd_ = -1, counters_fd_ = -1, cpus_ = 0;
   Columns columns_;
-  std::unordered_map<uint64_t, uint32_t> stack_ids_;
   uint64_t events_ = 0, malformed_ = 0;
   uint64_t last_flush_ns_ = 0, last_snapshot_ns_ = 0;
   uint32_t interval_index_ = 0;

@@ -1,0 +1,74 @@
+#pragma once
+// Pieces every recorder-side family needs: byte-order helpers for raw records,
+// filling Cap'n Proto columns, reading per-CPU counter arrays, and turning a
+// family's stack-map ids into recording stack ids.
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "probe.h"
+#include "recording_sink.h"
+
+namespace nettrail {
+
+// 8 bytes in network order as a number (IPv6 halves, as the schemas store them).
+uint64_t bigEndian64(const uint8_t* bytes);
+// A 6-byte MAC in the low 48 bits, aa:bb:.. = 0xaabb..
+uint64_t macToU64(const uint8_t mac[6]);
+// IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), IPv6 as is. False if neither.
+bool parseIpAddress(const std::string& text, uint8_t out[16]);
+
+// Copies a column into a Cap'n Proto list of the same length.
+template <typename T, typename ListBuilder>
+void fillList(ListBuilder list, const std::vector<T>& values) {
+  for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
+}
+
+// --mode, -i/--interval, --summary-keys and --ring-size mean the same in every
+// family with summary and details modes; one value drives them all.
+void declareRecordingModeOptions(OptionSet& options);
+
+struct RecordingMode {
+  std::string mode;           // summary, details or both
+  bool details = true;
+  bool summary = true;
+  uint64_t interval_ns = 0;   // summary snapshot period
+  uint32_t summary_keys = 0;  // in-kernel summary map capacity
+  uint32_t ring_bytes = 0;    // details ring buffer size (power of two)
+};
+Result<RecordingMode> parseRecordingMode(const ParsedOptions& options);
+
+struct CounterName {
+  const char* name;
+  bool data_loss;  // the count is events missing from the recording
+};
+
+// Reads a BPF per-CPU array of `count` counters: one total (cpu -1) per slot,
+// plus per-CPU rows for data-loss counters that are nonzero on that CPU.
+void readPerCpuCounters(int fd, int cpus, const CounterName* names, uint32_t count, std::vector<CounterValue>* out);
+// Sum over CPUs of one slot; 0 if it cannot be read.
+uint64_t perCpuCounterTotal(int fd, int cpus, uint32_t slot);
+
+// Recording stack ids for a family's BPF stack map. Each (pid, map id) is read
+// from the map once and interned in the sink, which records its frames with
+// their symbols (user stacks are symbolized while the process lives).
+class StackInterner {
+ public:
+  void reset(int stack_map_fd, RecordingSink* sink) {
+    fd_ = stack_map_fd;
+    sink_ = sink;
+    ids_.clear();
+  }
+  // 0 when the program had no stack (negative id) or the map entry is gone.
+  uint32_t kernelStack(int32_t map_id) { return intern(map_id, 0, true); }
+  uint32_t userStack(int32_t map_id, uint32_t pid) { return intern(map_id, pid, false); }
+
+ private:
+  uint32_t intern(int32_t map_id, uint32_t pid, bool kernel);
+  int fd_ = -1;
+  RecordingSink* sink_ = nullptr;
+  std::unordered_map<uint64_t, uint32_t> ids_;
+};
+
+}  // namespace nettrail
