@@ -13,6 +13,7 @@
 set -euo pipefail
 # shellcheck disable=SC1091  # scenarios/lib/common.sh, copied to /nt/lib by run.sh
 . /nt/lib/common.sh
+trap 'echo "stages: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 PINGS=${NT_STAGES_PINGS:-10}
 
@@ -45,8 +46,10 @@ ovs-ofctl del-flows br0
 ovs-ofctl add-flow br0 "table=0,priority=10,ip,actions=ct(commit),NORMAL"
 ovs-ofctl add-flow br0 "table=0,priority=0,actions=NORMAL"
 # Learn MACs and ARP both ways before any measurement.
-ip netns exec ns2 ping -c 2 -i 0.2 -W 2 10.200.0.1 >/dev/null
-ip netns exec ns1 ping -c 2 -i 0.2 -W 2 10.200.0.2 >/dev/null
+ip netns exec ns2 ping -c 3 -i 0.2 -W 3 10.200.0.1 >"$R/warmup-rx.txt" 2>&1 || cat "$R/warmup-rx.txt"
+ip netns exec ns1 ping -c 3 -i 0.2 -W 3 10.200.0.2 >"$R/warmup-tx.txt" 2>&1 || cat "$R/warmup-tx.txt"
+ip -n ns1 addr >"$R/ns1-addr.txt" 2>&1 || true
+ovs-vsctl show >"$R/vsctl-show.txt" 2>&1 || true
 
 # record DIR STRATEGY SRC DST PINGER...: one recording around PINGS pings.
 record() {
