@@ -9,18 +9,6 @@
 
 namespace nettrail {
 
-uint64_t bigEndian64(const uint8_t* bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | bytes[i];
-  return v;
-}
-
-uint64_t macToU64(const uint8_t mac[6]) {
-  uint64_t v = 0;
-  for (int i = 0; i < 6; ++i) v = (v << 8) | mac[i];
-  return v;
-}
-
 bool parseIpAddress(const std::string& text, uint8_t out[16]) {
   in_addr v4;
   if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {

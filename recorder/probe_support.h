@@ -13,9 +13,18 @@
 namespace nettrail {
 
 // 8 bytes in network order as a number (IPv6 halves, as the schemas store them).
-uint64_t bigEndian64(const uint8_t* bytes);
+// Inline: called several times per event on the drain path.
+inline uint64_t bigEndian64(const uint8_t* bytes) {
+  uint64_t v;
+  __builtin_memcpy(&v, bytes, 8);
+  return __builtin_bswap64(v);
+}
 // A 6-byte MAC in the low 48 bits, aa:bb:.. = 0xaabb..
-uint64_t macToU64(const uint8_t mac[6]);
+inline uint64_t macToU64(const uint8_t mac[6]) {
+  uint64_t v = 0;
+  for (int i = 0; i < 6; ++i) v = (v << 8) | mac[i];
+  return v;
+}
 // IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), IPv6 as is. False if neither.
 bool parseIpAddress(const std::string& text, uint8_t out[16]);
 

@@ -75,6 +75,13 @@ Status RecordingSink::startSegment() {
 }
 
 void RecordingSink::noteProcess(uint32_t tid, uint32_t pid, const char* comm, size_t comm_len) {
+  // Bursts come from one thread: the same (tid, comm) as last time is known.
+  if (tid == last_tid_ && comm_len == sizeof(last_comm_) && std::memcmp(comm, last_comm_, sizeof(last_comm_)) == 0)
+    return;
+  if (comm_len == sizeof(last_comm_)) {
+    last_tid_ = tid;
+    std::memcpy(last_comm_, comm, sizeof(last_comm_));
+  }
   size_t len = strnlen(comm, comm_len);
   auto it = processes_.find(tid);
   if (it != processes_.end() && it->second.comm.size() == len &&

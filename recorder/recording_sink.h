@@ -111,6 +111,8 @@ class RecordingSink {
   void noteUserFrames(uint32_t pid, const uint64_t* frames, size_t depth);
   // Everything known (re-emitted in each segment) and what is pending.
   std::unordered_map<uint32_t, ProcessInfo> processes_;
+  uint32_t last_tid_ = 0;   // noteProcess fast path: the last (tid, comm) seen
+  char last_comm_[16] = {};
   std::unordered_map<uint64_t, std::string> interfaces_;
   std::unordered_map<uint32_t, StackInfo> stacks_;
   std::unordered_set<size_t> symbols_;  // Kallsyms indexes

@@ -299,7 +299,12 @@ class DropProbe : public ProbeFamily {
   }
 
   void noteDevice(uint32_t netns, uint32_t ifindex) {
-    if (ifindex == 0 || sink_->knowsInterface(netns, ifindex)) return;
+    const uint64_t cache_key = (static_cast<uint64_t>(netns) << 32) | ifindex;
+    if (cache_key == last_device_) return;  // bursts hit one device
+    if (ifindex == 0 || sink_->knowsInterface(netns, ifindex)) {
+      last_device_ = cache_key;
+      return;
+    }
     nt_device_key key = {netns, ifindex};
     nt_device_name name = {};
     if (bpf_map_lookup_elem(devices_fd_, &key, &name) != 0) return;
@@ -413,7 +418,7 @@ class DropProbe : public ProbeFamily {
   StackInterner stacks_;
   int devices_fd_ = -1, summary_fd_ = -1, counters_fd_ = -1, cpus_ = 0;
   Columns columns_;
-  uint64_t events_ = 0, malformed_ = 0, last_location_ = 0;
+  uint64_t events_ = 0, malformed_ = 0, last_location_ = 0, last_device_ = ~0ull;
   uint64_t last_flush_ns_ = 0, last_snapshot_ns_ = 0;
   uint32_t interval_index_ = 0;
   Status status_;
