@@ -5,7 +5,7 @@
 # of the path attached with the expected strategy and was hit by every ping;
 # per packet the stages come in path order (times never go back) and the steps
 # sum to the end-to-end time; the in-kernel end-to-end histogram counted the
-# same packets; the upcall stages appear for the first packet of the flow only.
+# same packets; the upcall stages appear for the first packets of the flow only.
 set -euo pipefail
 
 dir=${1:?usage: stages.check.sh RESULTS_DIR}
@@ -63,13 +63,19 @@ for direction in tx rx; do
       fi
     done
     check "$pings packets completed the path" eq "SELECT COUNT(*) FROM stages_packet WHERE complete = 1" "$pings"
+    if [[ ${F[ct_flow]:-yes} != yes ]]; then
+      echo "  note: forwarding through conntrack failed on this kernel; NORMAL only, nf_conntrack_in not expected"
+      order=("${order[@]/nf_conntrack_in/}")
+    fi
     for stage in "${order[@]}"; do
+      [[ -n $stage ]] || continue
       check "every packet hit $stage" eq \
         "SELECT COUNT(DISTINCT t.packet_id) FROM stages_time t JOIN stages_packet p USING (packet_id) WHERE p.complete = 1 AND t.stage = '$stage'" "$pings"
     done
     prev=""
     bad=0
     for stage in "${order[@]}"; do
+      [[ -n $stage ]] || continue
       if [[ -n $prev ]]; then
         n=$(q "SELECT COUNT(*) FROM stages_time a JOIN stages_time b USING (packet_id) WHERE a.stage = '$prev' AND b.stage = '$stage' AND b.time_ns < a.time_ns")
         [[ $n == 0 ]] || { echo "    $prev after $stage in $n packet(s)"; bad=1; }
@@ -83,13 +89,17 @@ for direction in tx rx; do
       "SELECT SUM(count) FROM stages_log2 WHERE from_stage = 'end_to_end'" "$pings"
     check "kernel end-to-end buckets bracket the per-packet totals" eq \
       "SELECT (SELECT MIN(low_ns) FROM stages_log2 WHERE from_stage = 'end_to_end') <= MIN(total_ns) AND (SELECT MAX(1 << (log2_ns + 1)) FROM stages_log2 WHERE from_stage = 'end_to_end') > MAX(total_ns) FROM stages_packet WHERE complete = 1" 1
-    check "upcall for exactly one packet" eq "SELECT COUNT(*) FROM stages_packet WHERE upcall = 1" 1
-    check "the upcall packet is the flow's first" eq \
-      "SELECT icmp_seq = (SELECT MIN(icmp_seq) FROM stages_packet WHERE complete = 1) FROM stages_packet WHERE upcall = 1" 1
-    check "ovs_flow_key_extract_userspace only on the upcall packet" eq \
-      "SELECT COUNT(*) FROM stages_time t JOIN stages_packet p USING (packet_id) WHERE t.stage = 'ovs_flow_key_extract_userspace' AND p.upcall = 1" 1
+    # The pipeline has two datapath flows (before and after the conntrack
+    # recirculation); each is installed by an upcall, so upcalls belong to the
+    # first packet or two of the flow and never come after a packet that hit.
+    check "upcall on the flow's first packet" eq \
+      "SELECT upcall FROM stages_packet WHERE complete = 1 ORDER BY icmp_seq LIMIT 1" 1
+    check "upcalls only for the first packets ($(q "SELECT group_concat(icmp_seq) FROM stages_packet WHERE upcall = 1"))" eq \
+      "SELECT COUNT(*) BETWEEN 1 AND 2 AND MAX(icmp_seq) < (SELECT MIN(icmp_seq) FROM stages_packet WHERE complete = 1 AND upcall = 0) FROM stages_packet WHERE upcall = 1" 1
+    check "ovs_flow_key_extract_userspace only on upcall packets" eq \
+      "SELECT COUNT(*) FROM stages_time t JOIN stages_packet p USING (packet_id) WHERE t.stage = 'ovs_flow_key_extract_userspace' AND p.upcall = 0" 0
     check "upcall comes between datapath lookup and userspace re-injection" eq \
-      "SELECT COUNT(*) FROM stages_time a JOIN stages_time u USING (packet_id) JOIN stages_time k USING (packet_id) WHERE a.stage = 'ovs_dp_process_packet' AND u.stage = 'ovs_dp_upcall' AND k.stage = 'ovs_flow_key_extract_userspace' AND a.time_ns <= u.time_ns AND u.time_ns <= k.time_ns" 1
+      "SELECT COUNT(*) = (SELECT COUNT(*) FROM stages_packet WHERE upcall = 1) FROM stages_time a JOIN stages_time u USING (packet_id) JOIN stages_time k USING (packet_id) WHERE a.stage = 'ovs_dp_process_packet' AND u.stage = 'ovs_dp_upcall' AND k.stage = 'ovs_flow_key_extract_userspace' AND a.time_ns <= u.time_ns AND u.time_ns <= k.time_ns" 1
     check "no data loss" eq "SELECT COUNT(*) FROM loss_summary" 0
   done
 done
