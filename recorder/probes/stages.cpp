@@ -10,6 +10,7 @@
 
 #include "nettrail/stages_event.h"
 #include "probe.h"
+#include "probe_support.h"
 #include "stages.skel.h"
 
 namespace nettrail::stages {
@@ -75,34 +76,6 @@ const uint32_t kRxLocal[] = {NT_STAGE_NETIF_RECEIVE, NT_STAGE_FRAME_HOOK,       
 const uint32_t kRxVm[] = {NT_STAGE_NETIF_RECEIVE, NT_STAGE_FRAME_HOOK,           NT_STAGE_OVS_DP_PROCESS,
                           NT_STAGE_OVS_UPCALL,    NT_STAGE_OVS_KEY_EXTRACT_USER, NT_STAGE_CONNTRACK,
                           NT_STAGE_OVS_VPORT_SEND, NT_STAGE_TUN_NET_XMIT};
-
-uint64_t be64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
-
-template <typename T, typename L>
-void fill(L list, const std::vector<T>& values) {
-  for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
-}
-
-// IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), IPv6 as is.
-bool parseIp(const std::string& text, uint8_t out[16]) {
-  in_addr v4;
-  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
-    std::memset(out, 0, 10);
-    out[10] = out[11] = 0xff;
-    std::memcpy(out + 12, &v4, 4);
-    return true;
-  }
-  in6_addr v6;
-  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
-    std::memcpy(out, &v6, 16);
-    return true;
-  }
-  return false;
-}
 
 std::vector<std::string> splitComma(const std::string& text) {
   std::vector<std::string> out;
@@ -177,7 +150,7 @@ class StagesProbe : public ProbeFamily {
     for (const char* which : {"src-ip", "dst-ip"}) {
       if (!options.given(which)) continue;
       const bool src = std::string(which) == "src-ip";
-      if (!parseIp(options.get(which), src ? src_ip_ : dst_ip_))
+      if (!parseIpAddress(options.get(which), src ? src_ip_ : dst_ip_))
         return Status::error("--", which, ": '", options.get(which), "' is not an IPv4 or IPv6 address");
       (src ? has_src_ip_ : has_dst_ip_) = true;
     }
@@ -413,10 +386,10 @@ class StagesProbe : public ProbeFamily {
     c.ifindex.push_back(s.ifindex);
     c.length.push_back(s.len);
     c.vlan_id.push_back(s.vlan_id);
-    c.src_hi.push_back(be64(k.saddr));
-    c.src_lo.push_back(be64(k.saddr + 8));
-    c.dst_hi.push_back(be64(k.daddr));
-    c.dst_lo.push_back(be64(k.daddr + 8));
+    c.src_hi.push_back(bigEndian64(k.saddr));
+    c.src_lo.push_back(bigEndian64(k.saddr + 8));
+    c.dst_hi.push_back(bigEndian64(k.daddr));
+    c.dst_lo.push_back(bigEndian64(k.daddr + 8));
     c.l4_proto.push_back(k.l4_proto);
     c.src_port.push_back(k.sport);
     c.dst_port.push_back(k.dport);
@@ -471,24 +444,24 @@ class StagesProbe : public ProbeFamily {
     auto p = message.initRoot<Chunk>().initBatch().initStages().initPackets();
     auto complete = p.initComplete(n);
     for (unsigned i = 0; i < n; ++i) complete.set(i, c.complete[i]);
-    fill(p.initCpu(n), c.cpu);
-    fill(p.initNetns(n), c.netns);
-    fill(p.initIfindex(n), c.ifindex);
-    fill(p.initLength(n), c.length);
-    fill(p.initVlanId(n), c.vlan_id);
-    fill(p.initSrcHi(n), c.src_hi);
-    fill(p.initSrcLo(n), c.src_lo);
-    fill(p.initDstHi(n), c.dst_hi);
-    fill(p.initDstLo(n), c.dst_lo);
-    fill(p.initL4Proto(n), c.l4_proto);
-    fill(p.initSrcPort(n), c.src_port);
-    fill(p.initDstPort(n), c.dst_port);
-    fill(p.initTcpSeq(n), c.tcp_seq);
-    fill(p.initIpId(n), c.ip_id);
-    fill(p.initRepeats(n), c.repeats);
-    fill(p.initStageCount(n), c.stage_count);
-    fill(p.initStage(static_cast<unsigned>(c.stage.size())), c.stage);
-    fill(p.initStageTime(static_cast<unsigned>(c.stage_time.size())), c.stage_time);
+    fillList(p.initCpu(n), c.cpu);
+    fillList(p.initNetns(n), c.netns);
+    fillList(p.initIfindex(n), c.ifindex);
+    fillList(p.initLength(n), c.length);
+    fillList(p.initVlanId(n), c.vlan_id);
+    fillList(p.initSrcHi(n), c.src_hi);
+    fillList(p.initSrcLo(n), c.src_lo);
+    fillList(p.initDstHi(n), c.dst_hi);
+    fillList(p.initDstLo(n), c.dst_lo);
+    fillList(p.initL4Proto(n), c.l4_proto);
+    fillList(p.initSrcPort(n), c.src_port);
+    fillList(p.initDstPort(n), c.dst_port);
+    fillList(p.initTcpSeq(n), c.tcp_seq);
+    fillList(p.initIpId(n), c.ip_id);
+    fillList(p.initRepeats(n), c.repeats);
+    fillList(p.initStageCount(n), c.stage_count);
+    fillList(p.initStage(static_cast<unsigned>(c.stage.size())), c.stage);
+    fillList(p.initStageTime(static_cast<unsigned>(c.stage_time.size())), c.stage_time);
     c.clear();
     return sink_->writeBatch(message);
   }
