@@ -48,6 +48,30 @@ struct RecordingMode {
 };
 Result<RecordingMode> parseRecordingMode(const ParsedOptions& options);
 
+// When a family writes its pending details batch (every second) and snapshots
+// its summary maps (every --interval); the final tick does both.
+class FlushSchedule {
+ public:
+  static constexpr uint64_t kDetailsFlushNs = 1'000'000'000ull;
+  void setSnapshotInterval(uint64_t interval_ns) { snapshot_interval_ns_ = interval_ns; }
+  // Call at the top of each tick: the first tick starts both clocks.
+  void begin(uint64_t now) {
+    if (last_flush_ns_ == 0) last_flush_ns_ = last_snapshot_ns_ = now;
+  }
+  bool flushDue(uint64_t now, bool final) { return due(now, final, kDetailsFlushNs, &last_flush_ns_); }
+  bool snapshotDue(uint64_t now, bool final) { return due(now, final, snapshot_interval_ns_, &last_snapshot_ns_); }
+
+ private:
+  static bool due(uint64_t now, bool final, uint64_t period, uint64_t* last) {
+    if (!final && now - *last < period) return false;
+    *last = now;
+    return true;
+  }
+  uint64_t snapshot_interval_ns_ = 1'000'000'000ull;
+  uint64_t last_flush_ns_ = 0;
+  uint64_t last_snapshot_ns_ = 0;
+};
+
 struct CounterName {
   const char* name;
   bool data_loss;  // the count is events missing from the recording

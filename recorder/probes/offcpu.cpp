@@ -25,7 +25,6 @@ namespace nettrail::offcpu {
 namespace {
 
 constexpr size_t kBatchEvents = 65536;
-constexpr uint64_t kFlushIntervalNs = 1'000'000'000ull;
 
 struct Columns {
   uint64_t base_time = 0;
@@ -156,7 +155,8 @@ class OffcpuProbe : public ProbeFamily {
     summary_fd_ = bpf_map__fd(skel_->maps.offcpu_summary);
     counters_fd_ = bpf_map__fd(skel_->maps.offcpu_counters);
     cpus_ = libbpf_num_possible_cpus();
-    last_flush_ns_ = last_snapshot_ns_ = 0;
+    schedule_ = FlushSchedule();
+    schedule_.setSnapshotInterval(interval_ns_);
     return Status::ok();
   }
 
@@ -166,15 +166,13 @@ class OffcpuProbe : public ProbeFamily {
   }
 
   Status tick(RecordingSink& sink, uint64_t now, bool final) override {
-    if (last_flush_ns_ == 0) last_flush_ns_ = last_snapshot_ns_ = now;
+    schedule_.begin(now);
     if (!status_.isOk()) return status_;
-    if (columns_.size() > 0 && (final || now - last_flush_ns_ >= kFlushIntervalNs)) {
+    if (columns_.size() > 0 && schedule_.flushDue(now, final)) {
       NT_RETURN_IF_ERROR(flushEvents());
-      last_flush_ns_ = now;
     }
-    if (cfg_.summary && (final || now - last_snapshot_ns_ >= interval_ns_)) {
+    if (cfg_.summary && schedule_.snapshotDue(now, final)) {
       NT_RETURN_IF_ERROR(snapshotSummary(sink, now));
-      last_snapshot_ns_ = now;
     }
     return Status::ok();
   }
@@ -294,7 +292,7 @@ class OffcpuProbe : public ProbeFamily {
   int summary_fd_ = -1, counters_fd_ = -1, cpus_ = 0;
   Columns columns_;
   uint64_t events_ = 0, malformed_ = 0;
-  uint64_t last_flush_ns_ = 0, last_snapshot_ns_ = 0;
+  FlushSchedule schedule_;
   uint32_t interval_index_ = 0;
   Status status_;
 };

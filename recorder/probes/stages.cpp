@@ -17,7 +17,6 @@ namespace nettrail::stages {
 namespace {
 
 constexpr size_t kBatchPackets = 16384;
-constexpr uint64_t kFlushIntervalNs = 1'000'000'000ull;
 constexpr uint8_t kEndToEnd = 255;
 
 // Names of enum nt_stage, in id order; written to the header as enum "nt_stage".
@@ -301,7 +300,8 @@ class StagesProbe : public ProbeFamily {
     sink_ = &sink;
     sessions_fd_ = bpf_map__fd(skel_->maps.stages_sessions);
     devices_fd_ = bpf_map__fd(skel_->maps.stages_devices);
-    last_flush_ns_ = last_snapshot_ns_ = 0;
+    schedule_ = FlushSchedule();
+    schedule_.setSnapshotInterval(interval_ns_);
     return Status::ok();
   }
 
@@ -310,17 +310,11 @@ class StagesProbe : public ProbeFamily {
   }
 
   Status tick(RecordingSink& sink, uint64_t now, bool final) override {
-    if (last_flush_ns_ == 0) last_flush_ns_ = last_snapshot_ns_ = now;
+    schedule_.begin(now);
     if (!status_.isOk()) return status_;
     if (final) NT_RETURN_IF_ERROR(collectInFlight());
-    if (columns_.size() > 0 && (final || now - last_flush_ns_ >= kFlushIntervalNs)) {
-      NT_RETURN_IF_ERROR(flushPackets());
-      last_flush_ns_ = now;
-    }
-    if (final || now - last_snapshot_ns_ >= interval_ns_) {
-      NT_RETURN_IF_ERROR(snapshotSummary(sink, now));
-      last_snapshot_ns_ = now;
-    }
+    if (columns_.size() > 0 && schedule_.flushDue(now, final)) NT_RETURN_IF_ERROR(flushPackets());
+    if (schedule_.snapshotDue(now, final)) NT_RETURN_IF_ERROR(snapshotSummary(sink, now));
     return Status::ok();
   }
 
@@ -529,7 +523,7 @@ class StagesProbe : public ProbeFamily {
   Columns columns_;
   uint64_t events_ = 0, malformed_ = 0, in_flight_at_end_ = 0;
   bool collected_in_flight_ = false;
-  uint64_t last_flush_ns_ = 0, last_snapshot_ns_ = 0;
+  FlushSchedule schedule_;
   uint32_t interval_index_ = 0;
   Status status_;
 };
