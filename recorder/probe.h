@@ -28,7 +28,7 @@ struct AttachCandidate {
   // session against /proc/kallsyms (compiler-renamed copies such as
   // name.isra.0 count; name.cold does not). The program's SEC() then carries
   // no target: SEC("fentry"), SEC("kprobe").
-  std::string function;
+  std::string function = {};  // empty for tracepoints
 };
 
 // A logical hook and its candidates, cheapest first.
