@@ -9,6 +9,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "nettrail/drop_event.h"
+#include "nettrail/flow_filter.h"
 #include "nettrail/packet.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -19,12 +20,6 @@ const volatile bool cfg_summary = true;
 const volatile bool cfg_stacks = true;
 const volatile bool cfg_normal_filter = true;
 const volatile __u32 cfg_wakeup_bytes = 256 * 1024;
-const volatile bool cfg_has_src_ip = false;
-const volatile bool cfg_has_dst_ip = false;
-const volatile __u8 cfg_src_ip[16] = {};
-const volatile __u8 cfg_dst_ip[16] = {};
-const volatile __u16 cfg_src_port = 0;
-const volatile __u16 cfg_dst_port = 0;
 const volatile __u8 cfg_l4_proto = 0;      /* 0 = any */
 const volatile __u16 cfg_eth_type = 0;     /* 0 = any */
 const volatile __u16 cfg_vlan_id = NT_VLAN_NONE; /* NT_VLAN_NONE = any */
@@ -76,13 +71,6 @@ static __always_inline void count(__u32 slot)
 		*value += 1;
 }
 
-static __always_inline bool ip_equal(const __u8 *a, const volatile __u8 *b)
-{
-	const __u64 *x = (const __u64 *)a;
-	const volatile __u64 *y = (const volatile __u64 *)b;
-	return x[0] == y[0] && x[1] == y[1];
-}
-
 static __always_inline bool is_normal_free(__u32 reason, __u64 location)
 {
 	if (!cfg_normal_filter)
@@ -106,15 +94,7 @@ static __always_inline bool passes_packet_filters(const struct nt_packet *p)
 		return false;
 	if (cfg_l4_proto && p->l4_proto != cfg_l4_proto)
 		return false;
-	if (cfg_has_src_ip && !ip_equal(p->saddr, cfg_src_ip))
-		return false;
-	if (cfg_has_dst_ip && !ip_equal(p->daddr, cfg_dst_ip))
-		return false;
-	if (cfg_src_port && p->sport != cfg_src_port)
-		return false;
-	if (cfg_dst_port && p->dport != cfg_dst_port)
-		return false;
-	return true;
+	return nt_flow_matches(p);
 }
 
 static __always_inline void learn_device(struct net_device *dev, __u32 netns, __u32 ifindex)

@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "nettrail/flow_filter.h"
 #include "nettrail/packet.h"
 #include "nettrail/stages_event.h"
 
@@ -31,12 +32,6 @@ const volatile char cfg_phy_names[NT_STAGES_MAX_IFACES][NT_IFNAMSIZ] = {};
 const volatile bool cfg_has_vm = false;
 const volatile char cfg_vm_name[NT_IFNAMSIZ] = {};
 const volatile __u8 cfg_l4_proto = 0;           /* 0 = TCP, UDP and ICMP */
-const volatile bool cfg_has_src_ip = false;
-const volatile bool cfg_has_dst_ip = false;
-const volatile __u8 cfg_src_ip[16] = {};
-const volatile __u8 cfg_dst_ip[16] = {};
-const volatile __u16 cfg_src_port = 0;
-const volatile __u16 cfg_dst_port = 0;
 const volatile __u64 cfg_latency_ns = 0;        /* details only at or above this end-to-end time */
 const volatile bool cfg_details = true;
 const volatile __u32 cfg_wakeup_bytes = 64 * 1024;
@@ -98,13 +93,6 @@ static __always_inline void hist_add(__u32 from, __u32 to, __u64 delta_ns)
 		__sync_fetch_and_add(&stages_hist[idx], 1);
 }
 
-static __always_inline bool ip_equal(const __u8 *a, const volatile __u8 *b)
-{
-	const __u64 *x = (const __u64 *)a;
-	const volatile __u64 *y = (const volatile __u64 *)b;
-	return x[0] == y[0] && x[1] == y[1];
-}
-
 static __always_inline bool name_equal(const char *name, const volatile char *want)
 {
 	for (int i = 0; i < NT_IFNAMSIZ; i++) {
@@ -153,15 +141,7 @@ static __always_inline bool passes_packet(const struct nt_packet *p)
 		   p->l4_proto != NT_IPPROTO_ICMP && p->l4_proto != NT_IPPROTO_ICMPV6) {
 		return false;
 	}
-	if (cfg_has_src_ip && !ip_equal(p->saddr, cfg_src_ip))
-		return false;
-	if (cfg_has_dst_ip && !ip_equal(p->daddr, cfg_dst_ip))
-		return false;
-	if (cfg_src_port && p->sport != cfg_src_port)
-		return false;
-	if (cfg_dst_port && p->dport != cfg_dst_port)
-		return false;
-	return true;
+	return nt_flow_matches(p);
 }
 
 static __always_inline void make_key(const struct nt_packet *p, struct nt_stages_key *k)
