@@ -18,15 +18,6 @@ constexpr char kTimelineSuffix[] = "_timeline";
 // Events stored per alert and family; the counts cover all of them.
 constexpr int64_t kMaxStoredEvents = 200;
 
-std::string quoteIdentifier(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string formatNumber(double v) {
   char buf[64];
   if (std::fabs(v - std::round(v)) < 1e-9 && std::fabs(v) < 1e15) std::snprintf(buf, sizeof(buf), "%.0f", v);
@@ -232,7 +223,7 @@ Result<CorrelateSummary> correlateAlerts(Db& db, const CorrelateOptions& options
       // Materialized and indexed once, so each alert is a range lookup.
       NT_RETURN_IF_ERROR(db.exec("DROP TABLE IF EXISTS temp._nt_timeline; CREATE TEMP TABLE _nt_timeline AS "
                                  "SELECT time_ns, COALESCE(duration_ns, 0) AS duration_ns, kind, detail FROM " +
-                                 quoteIdentifier(view) +
+                                 sqlIdentifier(view) +
                                  "; CREATE INDEX temp._nt_timeline_time ON _nt_timeline(time_ns);")
                              .context("correlate: read " + view));
       NT_ASSIGN_OR_RETURN(int64_t max_duration,

@@ -2,6 +2,20 @@
 
 namespace nettrail {
 
+namespace {
+std::string quoted(const std::string& text, char quote) {
+  std::string out(1, quote);
+  for (char c : text) {
+    if (c == quote) out += quote;
+    out += c;
+  }
+  return out + quote;
+}
+}  // namespace
+
+std::string sqlIdentifier(const std::string& name) { return quoted(name, '"'); }
+std::string sqlString(const std::string& text) { return quoted(text, '\''); }
+
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
     if (stmt_) sqlite3_finalize(stmt_);

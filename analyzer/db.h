@@ -54,6 +54,11 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// "name" with embedded quotes doubled: a safe SQL identifier for any text.
+std::string sqlIdentifier(const std::string& name);
+// 'text' with embedded quotes doubled: a SQL string literal.
+std::string sqlString(const std::string& text);
+
 class Db {
  public:
   // Opens or creates `path`; ":memory:" for an in-memory database.

@@ -18,25 +18,6 @@ namespace {
 
 constexpr int kHistogramBuckets = 40;
 
-std::string quoteIdentifier(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-// A single-quoted SQL string literal.
-std::string sqlString(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
 std::string formatValue(double v) {
   char buf[64];
   if (std::fabs(v - std::round(v)) < 1e-9 && std::fabs(v) < 1e15) std::snprintf(buf, sizeof(buf), "%.0f", v);
@@ -83,7 +64,7 @@ struct Side {
 Status readSide(Db& db, Side* side) {
   NT_ASSIGN_OR_RETURN(auto metric_views, familyViews(db, "_metric"));
   for (const auto& [family, view] : metric_views) {
-    NT_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT name, value FROM " + quoteIdentifier(view)));
+    NT_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT name, value FROM " + sqlIdentifier(view)));
     while (true) {
       NT_ASSIGN_OR_RETURN(bool row, stmt.step());
       if (!row) break;
@@ -93,7 +74,7 @@ Status readSide(Db& db, Side* side) {
   }
   NT_ASSIGN_OR_RETURN(auto breakdown_views, familyViews(db, "_breakdown"));
   for (const auto& [family, view] : breakdown_views) {
-    NT_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT dimension, key, value FROM " + quoteIdentifier(view)));
+    NT_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT dimension, key, value FROM " + sqlIdentifier(view)));
     while (true) {
       NT_ASSIGN_OR_RETURN(bool row, stmt.step());
       if (!row) break;
@@ -105,7 +86,7 @@ Status readSide(Db& db, Side* side) {
   const bool has_span = recordingBoottimeSpan(db, &first_ns, &last_ns);
   NT_ASSIGN_OR_RETURN(auto timeline_views, familyViews(db, "_timeline"));
   for (const auto& [family, view] : timeline_views) {
-    NT_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT time_ns, duration_ns FROM " + quoteIdentifier(view)));
+    NT_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT time_ns, duration_ns FROM " + sqlIdentifier(view)));
     std::vector<int64_t> times;
     std::vector<double>& durations = side->durations_ms[family];
     bool any_duration = false;
@@ -329,7 +310,7 @@ Status printDiff(Db& diff, std::ostream& out) {
   }
   for (const auto& [family, dimension] : dimensions) {
     out << "\nChanges by " << escapeForTerminal(dimension) << " (" << escapeForTerminal(family) << "):\n";
-    NT_ASSIGN_OR_RETURN(Statement stmt, diff.prepare("SELECT key AS " + quoteIdentifier(dimension) +
+    NT_ASSIGN_OR_RETURN(Statement stmt, diff.prepare("SELECT key AS " + sqlIdentifier(dimension) +
                                                      ", before, after, delta, change FROM diff_breakdown WHERE "
                                                      "family = ? AND dimension = ? ORDER BY abs(delta) DESC, key"));
     stmt.bind(1, std::string_view(family));
@@ -419,7 +400,7 @@ Status writeDiffHtml(Db& diff, const std::string& out_path) {
                                            "SELECT key, before, after" + where + " ORDER BY max(before, after) DESC "
                                            "LIMIT 20"));
     NT_RETURN_IF_ERROR(report.table(family + ": changes by " + dimension, diff,
-                                    "SELECT key AS " + quoteIdentifier(dimension) + ", before, after, delta, change" + where +
+                                    "SELECT key AS " + sqlIdentifier(dimension) + ", before, after, delta, change" + where +
                                         " ORDER BY abs(delta) DESC, key",
                                     500));
   }

@@ -293,7 +293,6 @@ Status Parser::parsePing(MonitorData* out) {
 Status Parser::parsePidstat(MonitorData* out) {
   std::optional<int64_t> banner_day;
   std::vector<std::string> columns;  // header names after the time
-  int uid_column = -1;
   int id_column = -1, tid_column = -1, command_column = -1;
   std::vector<int> percent_columns;
   std::optional<int64_t> last_day_seconds;
@@ -318,7 +317,6 @@ Status Parser::parsePidstat(MonitorData* out) {
       while (first < tokens.size() && tokens[first] != "UID" && tokens[first] != "USER") ++first;
       if (first == tokens.size()) return error("pidstat header without a UID or USER column: ", quoted(t));
       columns.assign(tokens.begin() + first, tokens.end());
-      uid_column = 0;
       id_column = tid_column = command_column = -1;
       percent_columns.clear();
       for (size_t i = 0; i < columns.size(); ++i) {
