@@ -8,6 +8,7 @@
 #include "db.h"
 #include "ingest.h"
 #include "integration/netns.h"
+#include "integration/recorded_db.h"
 #include "integration/workload.h"
 #include "testing/requirements.h"
 #include "testing/test_recordings.h"
@@ -47,27 +48,9 @@ class OffcpuTest : public ::testing::Test {
     ASSERT_NE(access(binary_.c_str(), F_OK), 0);
   }
 
-  std::unique_ptr<Db> ingest() {
-    auto db = Db::open(":memory:");
-    EXPECT_TRUE(db.isOk());
-    Status status = ingestRecordings({path_}, **db, IngestOptions{});
-    EXPECT_TRUE(status.isOk()) << status.message();
-    return std::move(*db);
-  }
-
-  int64_t count(Db& db, const std::string& sql) {
-    auto v = db.queryInt(sql);
-    EXPECT_TRUE(v.isOk()) << v.status().message() << "\n" << sql;
-    return v.isOk() ? *v : -1;
-  }
-
-  std::string text(Db& db, const std::string& sql) {
-    auto stmt = db.prepare(sql);
-    EXPECT_TRUE(stmt.isOk()) << stmt.status().message();
-    if (!stmt.isOk()) return "";
-    auto row = stmt->step();
-    return row.isOk() && *row ? stmt->columnText(0) : "";
-  }
+  std::unique_ptr<Db> ingest() { return testing::ingestForTest({path_}); }
+  int64_t count(Db& db, const std::string& sql) { return testing::queryCount(db, sql); }
+  std::string text(Db& db, const std::string& sql) { return testing::queryText(db, sql); }
 
   std::string path_, binary_;
   pid_t pid_ = 0;

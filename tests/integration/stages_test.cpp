@@ -14,6 +14,7 @@
 #include "db.h"
 #include "ingest.h"
 #include "integration/netns.h"
+#include "integration/recorded_db.h"
 #include "testing/requirements.h"
 #include "testing/test_recordings.h"
 
@@ -52,19 +53,8 @@ class StagesTest : public ::testing::Test {
     ASSERT_EQ(rc, 0) << output_;
   }
 
-  std::unique_ptr<Db> ingest() {
-    auto db = Db::open(":memory:");
-    EXPECT_TRUE(db.isOk());
-    Status status = ingestRecordings({path_}, **db, IngestOptions{});
-    EXPECT_TRUE(status.isOk()) << status.message();
-    return std::move(*db);
-  }
-
-  int64_t count(Db& db, const std::string& sql) {
-    auto v = db.queryInt(sql);
-    EXPECT_TRUE(v.isOk()) << sql << ": " << v.status().message();
-    return v.isOk() ? *v : -1;
-  }
+  std::unique_ptr<Db> ingest() { return testing::ingestForTest({path_}); }
+  int64_t count(Db& db, const std::string& sql) { return testing::queryCount(db, sql); }
 
   std::unique_ptr<VethPair> net_;
   std::string path_;
