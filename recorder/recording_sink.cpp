@@ -49,15 +49,7 @@ Status RecordingSink::startSegment() {
     header_filler_(message.initRoot<Chunk>().initHeader(), segment_);
     NT_RETURN_IF_ERROR(writer_->write(message));
   }
-  {
-    ClockSample clocks = sampleClocks();
-    capnp::MallocMessageBuilder message;
-    auto anchor = message.initRoot<Chunk>().initClockAnchor();
-    anchor.setBoottimeNs(clocks.boottime_ns);
-    anchor.setRealtimeNs(clocks.realtime_ns);
-    anchor.setMonotonicNs(clocks.monotonic_ns);
-    NT_RETURN_IF_ERROR(writer_->write(message));
-  }
+  NT_RETURN_IF_ERROR(writeClockAnchor());
   // A new segment repeats every table entry so it can be read alone.
   pending_processes_.clear();
   pending_interfaces_.clear();
@@ -269,6 +261,17 @@ Status RecordingSink::writeBatch(capnp::MallocMessageBuilder& message) {
   NT_RETURN_IF_ERROR(flushTables());
   NT_RETURN_IF_ERROR(writer_->write(message));
   return maybeRotate();
+}
+
+Status RecordingSink::writeClockAnchor() {
+  if (!writer_) return Status::error("recording is not open");
+  ClockSample clocks = sampleClocks();
+  capnp::MallocMessageBuilder message;
+  auto anchor = message.initRoot<Chunk>().initClockAnchor();
+  anchor.setBoottimeNs(clocks.boottime_ns);
+  anchor.setRealtimeNs(clocks.realtime_ns);
+  anchor.setMonotonicNs(clocks.monotonic_ns);
+  return writer_->write(message);
 }
 
 Status RecordingSink::writeChunk(capnp::MallocMessageBuilder& message) {

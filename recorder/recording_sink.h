@@ -38,8 +38,10 @@ class RecordingSink {
   Status open(HeaderFiller header_filler);
   // Writes a batch chunk; pending table entries go first. May rotate after it.
   Status writeBatch(capnp::MallocMessageBuilder& message);
-  // Writes a non-batch chunk (clock anchor, stats).
+  // Writes a non-batch chunk (stats).
   Status writeChunk(capnp::MallocMessageBuilder& message);
+  // Samples the clocks now and writes them as a ClockAnchor chunk.
+  Status writeClockAnchor();
   Status close(const std::string& reason);
 
   // Hot-path table interning: cheap when already known.

@@ -506,13 +506,7 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
     }
     if (now - last_anchor >= 10'000'000'000ull) {
       last_anchor = now;
-      ClockSample clocks = sampleClocks();
-      capnp::MallocMessageBuilder message;
-      auto anchor = message.initRoot<Chunk>().initClockAnchor();
-      anchor.setBoottimeNs(clocks.boottime_ns);
-      anchor.setRealtimeNs(clocks.realtime_ns);
-      anchor.setMonotonicNs(clocks.monotonic_ns);
-      loop_status = sink.writeChunk(message);
+      loop_status = sink.writeClockAnchor();
       if (!loop_status.isOk()) break;
     }
   }
