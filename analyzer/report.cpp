@@ -426,6 +426,134 @@ Status JsonReportBuilder::timeSeries(const std::string& title, Db& db, const std
   return Status::ok();
 }
 
+namespace {
+
+// One frame of a flame graph; children merge by name.
+struct FlameNode {
+  std::string name;
+  double value = 0;
+  std::map<std::string, size_t> index;  // child name -> position in children
+  std::vector<FlameNode> children;
+
+  FlameNode& child(const std::string& child_name) {
+    auto [it, inserted] = index.emplace(child_name, children.size());
+    if (inserted) {
+      children.emplace_back();
+      children.back().name = child_name;
+    }
+    return children[it->second];
+  }
+};
+
+// Frames narrower than this share of the root are left out (their time stays
+// in the parent's width); they would be under a pixel wide.
+constexpr double kFlameMinShare = 0.001;
+constexpr int kFlameMaxDepth = 160;
+
+void writeFlameNode(const FlameNode& node, double min_value, int depth, JsonWriter& w) {
+  w.beginObject();
+  w.key("n");
+  w.string(node.name);
+  w.key("v");
+  w.number(node.value);
+  std::vector<const FlameNode*> shown;
+  if (depth < kFlameMaxDepth) {
+    for (const FlameNode& c : node.children)
+      if (c.value >= min_value) shown.push_back(&c);
+  }
+  if (!shown.empty()) {
+    std::sort(shown.begin(), shown.end(), [](const FlameNode* a, const FlameNode* b) { return a->name < b->name; });
+    w.key("c");
+    w.beginArray();
+    for (const FlameNode* c : shown) writeFlameNode(*c, min_value, depth + 1, w);
+    w.endArray();
+  }
+  w.endObject();
+}
+
+// "symbol [module basename]" for a stack_frame row; the raw address when unresolved.
+std::string flameFrameName(Statement& frame) {
+  std::string name;
+  if (frame.columnIsNull(0)) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(frame.columnInt(1)));
+    name = buf;
+  } else {
+    name = frame.columnText(0);
+  }
+  std::string module = frame.columnIsNull(2) ? std::string() : frame.columnText(2);
+  if (!module.empty()) {
+    size_t slash = module.rfind('/');
+    name += " [" + (slash == std::string::npos ? module : module.substr(slash + 1)) + "]";
+  }
+  return name;
+}
+
+}  // namespace
+
+Status JsonReportBuilder::flame(const std::string& title, Db& db, const std::string& sql, const std::string& unit) {
+  auto prepared = db.prepare(sql);
+  if (!prepared) return failed("flame", title, prepared.status());
+  Statement& stmt = *prepared;
+  if (stmt.columnCount() < 3)
+    return failed("flame", title,
+                  Status::error("query needs (value, label, stack_id...) columns, has ", stmt.columnCount()));
+  // Outermost frame first; frames of the tracing machinery are hidden as in every stack view.
+  auto frames_prepared = db.prepare(
+      "SELECT symbol, address, module FROM stack_frame WHERE stack_id = ? AND tracing = 0 "
+      "ORDER BY frame_index DESC");
+  if (!frames_prepared) return failed("flame", title, frames_prepared.status());
+  Statement& frames = *frames_prepared;
+  FlameNode root;
+  root.name = "all";
+  std::map<int64_t, std::vector<std::string>> stack_cache;
+  while (true) {
+    auto row = stmt.step();
+    if (!row) return failed("flame", title, row.status());
+    if (!*row) break;
+    if (stmt.columnIsNull(0)) continue;
+    const double value = stmt.columnDouble(0);
+    if (!(value > 0)) continue;
+    root.value += value;
+    FlameNode* node = &root.child(stmt.columnIsNull(1) ? std::string("?") : stmt.columnText(1));
+    node->value += value;
+    for (int column = 2; column < stmt.columnCount(); ++column) {
+      if (stmt.columnIsNull(column)) continue;
+      const int64_t stack_id = stmt.columnInt(column);
+      auto cached = stack_cache.find(stack_id);
+      if (cached == stack_cache.end()) {
+        std::vector<std::string> names;
+        frames.reset();
+        frames.bind(1, stack_id);
+        while (true) {
+          auto frame = frames.step();
+          if (!frame) return failed("flame", title, frame.status());
+          if (!*frame) break;
+          names.push_back(flameFrameName(frames));
+        }
+        cached = stack_cache.emplace(stack_id, std::move(names)).first;
+      }
+      for (const std::string& name : cached->second) {
+        node = &node->child(name);
+        node->value += value;
+      }
+    }
+  }
+  JsonWriter w;
+  w.beginObject();
+  w.key("kind");
+  w.string("flame");
+  w.key("title");
+  w.string(title);
+  w.key("unit");
+  w.string(unit);
+  w.key("root");
+  writeFlameNode(root, root.value * kFlameMinShare, 0, w);
+  w.endObject();
+  addWidget(w.str());
+  return Status::ok();
+}
+
 Status JsonReportBuilder::stacks(const std::string& title, Db& db, const std::string& sql, int max_stacks) {
   auto prepared = db.prepare(sql);
   if (!prepared) return failed("stacks", title, prepared.status());

@@ -32,6 +32,7 @@ class JsonReportBuilder : public ReportBuilder {
   Status bar(const std::string& title, Db& db, const std::string& sql) override;
   Status timeSeries(const std::string& title, Db& db, const std::string& sql, bool stacked) override;
   Status stacks(const std::string& title, Db& db, const std::string& sql, int max_stacks = 20) override;
+  Status flame(const std::string& title, Db& db, const std::string& sql, const std::string& unit) override;
   void headline(const std::string& label, const std::string& value) override;
 
   // Bars of several series side by side: first column labels, each further

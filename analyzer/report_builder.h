@@ -24,6 +24,11 @@ class ReportBuilder {
   virtual Status timeSeries(const std::string& title, Db& db, const std::string& sql, bool stacked) = 0;
   // Stacks: columns (count, stack_id, label); frames come from stack_frame_text.
   virtual Status stacks(const std::string& title, Db& db, const std::string& sql, int max_stacks = 20) = 0;
+  // A flame graph (root at the top): columns (value, label, stack_id, stack_id...).
+  // Each row is one path: the label as the root frame, then the frames of each
+  // stack column outermost first, columns in order (e.g. user then kernel
+  // stack). Paths that share a prefix merge; `unit` names the value.
+  virtual Status flame(const std::string& title, Db& db, const std::string& sql, const std::string& unit) = 0;
   // A single headline figure shown in the summary strip at the top.
   virtual void headline(const std::string& label, const std::string& value) = 0;
 };

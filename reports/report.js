@@ -402,12 +402,85 @@
     return box;
   }
 
+  // ------------------------------------------------------------ flame graph
+  // Root at the top, children below, widths proportional to value. A click on
+  // a frame zooms to it; a click on the root row zooms back out.
+  function renderFlame(w) {
+    var box = widgetBox('flame', w.title);
+    if (!w.root || !w.root.v) {
+      box.appendChild(emptyNote());
+      return box;
+    }
+    var rows = [];
+    var maxDepth = 0;
+    (function walk(node, x, depth) {
+      rows.push([x, x + node.v, depth, node.n, node.v]);
+      if (depth > maxDepth) maxDepth = depth;
+      var cx = x;
+      (node.c || []).forEach(function (c) {
+        walk(c, cx, depth + 1);
+        cx += c.v;
+      });
+    })(w.root, 0, 0);
+    var total = w.root.v;
+    var rowHeight = 18;
+    var div = chartBox(box, Math.min(2400, (maxDepth + 1) * rowHeight + 16));
+    var palette = ['#e8a33d', '#e3823b', '#d9663a', '#e6b14d', '#cf8a3c', '#ebc15a'];
+    function colorFor(name) {
+      var h = 0;
+      for (var i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+      return palette[h % palette.length];
+    }
+    var chart = makeChart(div, {
+      grid: { left: 2, right: 2, top: 2, bottom: 2 },
+      xAxis: { type: 'value', min: 0, max: total, show: false },
+      yAxis: { type: 'value', min: 0, max: maxDepth + 1, inverse: true, show: false },
+      tooltip: {
+        formatter: function (p) {
+          var v = p.value;
+          return escapeHtml(visible(v[3])) + '<br>' + escapeHtml(formatNumber(v[4])) + ' ' + escapeHtml(w.unit) +
+            ' (' + escapeHtml((100 * v[4] / total).toFixed(2)) + '%)';
+        }
+      },
+      series: [{
+        type: 'custom',
+        clip: true,
+        encode: { x: [0, 1], y: 2 },
+        data: rows,
+        renderItem: function (params, api) {
+          var start = api.coord([api.value(0), api.value(2)]);
+          var end = api.coord([api.value(1), api.value(2) + 1]);
+          var width = end[0] - start[0];
+          if (width < 0.5) return null;
+          var name = visible(rows[params.dataIndex][3]);
+          var chars = Math.floor((width - 6) / 7);
+          return {
+            type: 'rect',
+            shape: { x: start[0], y: start[1], width: Math.max(width - 0.5, 0.5), height: end[1] - start[1] - 1 },
+            style: { fill: params.dataIndex === 0 ? '#c9ccd2' : colorFor(name) },
+            textContent: { style: { text: chars >= 3 ? truncateLabel(name, chars) : '', fill: '#1d1d1d', fontSize: 11 } },
+            textConfig: { position: 'insideLeft' }
+          };
+        }
+      }]
+    });
+    chart.on('click', function (p) {
+      var v = rows[p.dataIndex];
+      var zoomOut = p.dataIndex === 0;
+      chart.setOption({ xAxis: { min: zoomOut ? 0 : v[0], max: zoomOut ? total : v[1] } });
+    });
+    box.appendChild(el('p', 'nt-empty', 'Width: ' + w.unit + '. Click a frame to zoom in, the top row to zoom out. ' +
+      'Frames under 0.1% of the total are left out.'));
+    return box;
+  }
+
   var renderers = {
     table: renderTable,
     bar: renderBar,
     compareBar: renderCompareBar,
     timeSeries: renderTimeSeries,
     stacks: renderStacks,
+    flame: renderFlame,
     facts: renderFacts,
     note: renderNote,
     loss: renderLoss,

@@ -178,6 +178,11 @@ Status OffcpuImporter::addReportSections(Db& db, ReportBuilder& report) {
                                    "WHERE kernel_stack_id IS NOT NULL GROUP BY kernel_stack_id "
                                    "ORDER BY SUM(total_ns) DESC",
                                    20));
+  NT_RETURN_IF_ERROR(report.flame("Off-CPU flame graph (thread, then user frames, then kernel frames)", db,
+                                  "SELECT SUM(total_ns) / 1e6, COALESCE(comm, '?') || ' (' || tid || ')', "
+                                  "user_stack_id, kernel_stack_id FROM offcpu_by_stack "
+                                  "GROUP BY tid, user_stack_id, kernel_stack_id",
+                                  "ms off CPU"));
   NT_RETURN_IF_ERROR(report.table("Folded stacks (flame-graph input: comm;user frames;kernel frames)", db,
                                   "SELECT ROUND(total_ns / 1e6, 3) AS total_ms, folded FROM offcpu_folded", 100));
   const std::string long_filter = " WHERE duration_ns >= " + std::to_string(kLongEventNs);

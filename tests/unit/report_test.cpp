@@ -287,6 +287,39 @@ TEST(ReportBuilder, StacksListFramesWithoutTracingMachinery) {
   EXPECT_NE(json.find("{\"count\":3,\"label\":\"no stack\",\"frames\":[],\"depth\":0}"), std::string::npos);
 }
 
+TEST(ReportBuilder, FlameMergesPathsOutermostFirstWithoutTracingFrames) {
+  auto db = makeDb();
+  fillCore(*db);
+  JsonReportBuilder builder;
+  // Two rows of label "a" with stack 1 merge; "b" has no stack; a zero and a
+  // NULL value add nothing; the second stack column continues the path.
+  ASSERT_TRUE(builder
+                  .flame("F", *db,
+                         "SELECT 3, 'a', 1, NULL UNION ALL SELECT 2, 'a', 1, NULL UNION ALL SELECT 4, 'b', NULL, NULL "
+                         "UNION ALL SELECT 0, 'c', 1, NULL UNION ALL SELECT NULL, 'd', 1, NULL "
+                         "UNION ALL SELECT 1, 'b', NULL, 1",
+                         "ms")
+                  .isOk());
+  const std::string json = builder.toJson();
+  const std::string chain =
+      "{\"n\":\"br_handle_frame [bridge]\",\"v\":%V,\"c\":[{\"n\":\"0x4\",\"v\":%V,\"c\":[{\"n\":\"tcp_v4_rcv\","
+      "\"v\":%V,\"c\":[{\"n\":\"kfree_skb_reason\",\"v\":%V}]}]}]}";
+  auto withValue = [&](const std::string& v) {
+    std::string out = chain;
+    for (size_t at; (at = out.find("%V")) != std::string::npos;) out.replace(at, 2, v);
+    return out;
+  };
+  EXPECT_NE(json.find("{\"kind\":\"flame\",\"title\":\"F\",\"unit\":\"ms\",\"root\":{\"n\":\"all\",\"v\":10,\"c\":["
+                      "{\"n\":\"a\",\"v\":5,\"c\":[" +
+                      withValue("5") + "]},{\"n\":\"b\",\"v\":5,\"c\":[" + withValue("1") + "]}]}}"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(json.find("bpf_trace_run2"), std::string::npos);
+  EXPECT_TRUE(json_test::parseJson(json, nullptr));
+  EXPECT_FALSE(builder.flame("Two columns", *db, "SELECT 1, 'a'", "ms").isOk());
+  EXPECT_NE(embeddedAsset("reports/report.js").find("flame: renderFlame"), std::string_view::npos);
+}
+
 TEST(ReportBuilder, BadQueryLeavesAnErrorWidgetAndReturnsContext) {
   auto db = makeDb();
   JsonReportBuilder builder;
