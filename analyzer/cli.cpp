@@ -364,21 +364,37 @@ int runDrops(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   return status.isOk() ? kExitOk : failure(cli, status.context("drops"));
 }
 
-int runStages(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+// A family's terminal view over FILE with a -t/--top count.
+int runFamilyView(const Verb& verb, const ParsedArgs& args, CliContext& cli, int default_top,
+                  Status (*print)(Db& db, int top, std::ostream& out)) {
   if (int rc = needPositional(verb, args, 1, cli)) return rc;
-  int top = 5;
+  int top = default_top;
   if (args.has("top")) {
     auto n = parseCount(args.get("top", ""));
-    if (!n || *n > 100000)
-      return usageError(cli, "stages: --top " + escapeForTerminal(args.get("top", "")) + ": expected a whole number",
+    if (!n || *n == 0 || *n > 100000)
+      return usageError(cli,
+                        std::string(verb.name) + ": --top " + escapeForTerminal(args.get("top", "")) +
+                            ": expected a whole number from 1 to 100000",
                         verb.name);
     top = static_cast<int>(*n);
   }
   auto db = openInput(args.positional[0], cli);
   if (!db.isOk()) return failure(cli, db.status());
   Status status = printLossWarning(**db, cli);
-  if (status.isOk()) status = stages::printStagesView(**db, top, cli.out);
-  return status.isOk() ? kExitOk : failure(cli, status.context("stages"));
+  if (status.isOk()) status = print(**db, top, cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status.context(verb.name));
+}
+
+int runStages(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  return runFamilyView(verb, args, cli, 5, &stages::printStagesView);
+}
+
+int runOffcpu(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  return runFamilyView(verb, args, cli, 10, &printOffcpuView);
+}
+
+int runCpu(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  return runFamilyView(verb, args, cli, 5, &printCpuView);
 }
 
 int runEvents(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
@@ -570,6 +586,20 @@ const std::vector<Verb>& verbs() {
        "with their per-stage waterfall. Stages the recorded kernel could not attach are listed first.",
        {{"top", 't', true, "Slowest packets shown with their waterfall (default 5)"}},
        &runStages},
+      {"offcpu", "Off-CPU time: per thread, top stack pairs like offcputime, longest periods with their waker",
+       "nettrail offcpu FILE.ntr|FILE.db [-t N]",
+       "Stack pairs print kernel frames innermost first, a '--' line, then user frames, then the thread and its "
+       "time, as offcputime does; user frames are symbolized from the recording alone. The longest periods need a "
+       "recording with details (per-period records).",
+       {{"top", 't', true, "Stack pairs and longest periods shown (default 10)"}},
+       &runOffcpu},
+      {"cpu", "CPU per thread over time with bursts marked",
+       "nettrail cpu FILE.ntr|FILE.db [-t N]",
+       "Per thread: CPU time, the highest share of a CPU in one interval and the bursts (intervals at or above 80%). "
+       "The busiest threads are drawn one digit per sampling interval, in tenths of a CPU, so a one-second burst "
+       "that 15-second monitoring averages away stands out as a 9 or X.",
+       {{"top", 't', true, "Threads drawn over time (default 5)"}},
+       &runCpu},
       {"report", "Write a self-contained HTML report", "nettrail report FILE.ntr|FILE.db -o OUT.html", "",
        {{"output", 'o', true, "HTML file to write"}},
        &runReport},

@@ -339,4 +339,133 @@ Status printDropEvents(Db& db, int64_t limit, std::ostream& out) {
   return Status::ok();
 }
 
+Status printOffcpuView(Db& db, int top, std::ostream& out) {
+  NT_ASSIGN_OR_RETURN(int64_t periods, db.queryInt("SELECT COUNT(*) FROM offcpu_period"));
+  if (periods == 0) {
+    out << "No off-CPU periods recorded.\n";
+    return Status::ok();
+  }
+  out << "Off-CPU time by thread:\n";
+  NT_ASSIGN_OR_RETURN(Statement threads,
+                      db.prepare("SELECT pid, tid, comm, ROUND(total_ns / 1e6, 3) AS total_ms, periods, "
+                                 "ROUND(max_ns / 1e6, 3) AS max_ms FROM offcpu_by_thread LIMIT 50"));
+  NT_RETURN_IF_ERROR(printStatementTable(threads, out));
+
+  NT_ASSIGN_OR_RETURN(Statement pairs,
+                      db.prepare("SELECT tid, comm, kernel_stack_id, user_stack_id, total_ns, periods "
+                                 "FROM offcpu_by_stack LIMIT ?"));
+  pairs.bind(1, static_cast<int64_t>(top));
+  out << "\nTop " << top << " stack pairs by off-CPU time (kernel frames innermost first, then user frames):\n";
+  StackCache stacks(db);
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, pairs.step());
+    if (!row) break;
+    out << "\n";
+    if (pairs.columnIsNull(2)) {
+      out << "    [no kernel stack]\n";
+    } else {
+      NT_ASSIGN_OR_RETURN(const std::vector<std::string>* frames, stacks.frames(pairs.columnInt(2)));
+      for (const std::string& f : *frames) out << "    " << f << "\n";
+    }
+    out << "    --\n";
+    if (pairs.columnIsNull(3)) {
+      out << "    [no user stack]\n";
+    } else {
+      NT_ASSIGN_OR_RETURN(const std::vector<std::string>* frames, stacks.frames(pairs.columnInt(3)));
+      for (const std::string& f : *frames) out << "    " << f << "\n";
+    }
+    const std::string comm = pairs.columnIsNull(1) ? "?" : escapeForTerminal(pairs.columnText(1));
+    char total[64];
+    std::snprintf(total, sizeof(total), "%.3f ms", pairs.columnDouble(4) / 1e6);
+    out << "    -                " << comm << " (" << pairs.columnInt(0) << ")\n";
+    out << "        " << total << " in " << pairs.columnInt(5) << " period" << (pairs.columnInt(5) == 1 ? "" : "s")
+        << "\n";
+  }
+
+  NT_ASSIGN_OR_RETURN(int64_t details, db.queryInt("SELECT COUNT(*) FROM offcpu_event"));
+  if (details == 0) {
+    out << "\nThis recording holds in-kernel totals only; record with details for per-period times.\n";
+    return Status::ok();
+  }
+  out << "\nLongest off-CPU periods:\n";
+  NT_ASSIGN_OR_RETURN(Statement longest,
+                      db.prepare("SELECT realtime_ns, ROUND(duration_ns / 1e6, 3) AS ms, tid, comm, state, "
+                                 "waker_tid, waker_comm, user_top, kernel_top FROM offcpu_detail "
+                                 "ORDER BY duration_ns DESC LIMIT ?"));
+  longest.bind(1, static_cast<int64_t>(top));
+  auto text = [&](int i) { return longest.columnIsNull(i) ? std::string("-") : escapeForTerminal(longest.columnText(i)); };
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, longest.step());
+    if (!row) break;
+    out << "  " << formatUtc(longest.columnInt(0)) << "  " << text(1) << " ms  " << text(3) << "[" << text(2)
+        << "]  state " << text(4) << "  woken by " << text(6) << "[" << text(5) << "]\n"
+        << "      at " << text(7) << "  /  " << text(8) << "\n";
+  }
+  return Status::ok();
+}
+
+Status printCpuView(Db& db, int top, std::ostream& out) {
+  NT_ASSIGN_OR_RETURN(int64_t intervals, db.queryInt("SELECT COUNT(*) FROM cpu_usage"));
+  if (intervals == 0) {
+    out << "No CPU samples recorded (the cpu family needs at least two samples of a thread).\n";
+    return Status::ok();
+  }
+  out << "CPU per thread:\n";
+  NT_ASSIGN_OR_RETURN(Statement threads,
+                      db.prepare("SELECT tid, comm, ROUND(cpu_ns / 1e9, 3) AS cpu_s, ROUND(max_percent, 1) AS "
+                                 "max_percent, bursts FROM cpu_by_thread LIMIT 50"));
+  NT_RETURN_IF_ERROR(printStatementTable(threads, out));
+
+  // Interval ends shared by every thread, so the digit rows line up.
+  NT_ASSIGN_OR_RETURN(Statement times, db.prepare("SELECT DISTINCT time_ns FROM cpu_usage ORDER BY time_ns"));
+  std::vector<int64_t> columns;
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, times.step());
+    if (!row) break;
+    columns.push_back(times.columnInt(0));
+  }
+  NT_ASSIGN_OR_RETURN(int64_t offset, clockOffset(db));
+  out << "\nBusiest " << top << " threads over time, one digit per interval (tenths of a CPU; X = a full CPU or "
+      << "more; 8 and up is a burst); starts " << formatUtc(columns.front() + offset, false) << ":\n";
+  NT_ASSIGN_OR_RETURN(Statement busiest, db.prepare("SELECT tid, comm FROM cpu_by_thread LIMIT ?"));
+  busiest.bind(1, static_cast<int64_t>(top));
+  NT_ASSIGN_OR_RETURN(Statement usage, db.prepare("SELECT time_ns, percent FROM cpu_usage WHERE tid = ?"));
+  constexpr size_t kDigitsPerLine = 60;
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, busiest.step());
+    if (!row) break;
+    std::string digits(columns.size(), ' ');
+    usage.reset();
+    usage.bind(1, busiest.columnInt(0));
+    while (true) {
+      NT_ASSIGN_OR_RETURN(bool sample, usage.step());
+      if (!sample) break;
+      auto at = std::lower_bound(columns.begin(), columns.end(), usage.columnInt(0));
+      if (at == columns.end()) continue;
+      const double percent = usage.columnDouble(1);
+      const int tenths = static_cast<int>(percent / 10.0);
+      digits[static_cast<size_t>(at - columns.begin())] = tenths >= 10 ? 'X' : static_cast<char>('0' + std::max(0, tenths));
+    }
+    const std::string label = (busiest.columnIsNull(1) ? std::string("?") : escapeForTerminal(busiest.columnText(1))) +
+                              " (" + std::to_string(busiest.columnInt(0)) + ")";
+    out << "  " << label << "\n";
+    for (size_t i = 0; i < digits.size(); i += kDigitsPerLine) out << "    " << digits.substr(i, kDigitsPerLine) << "\n";
+  }
+
+  NT_ASSIGN_OR_RETURN(int64_t bursts, db.queryInt("SELECT COUNT(*) FROM cpu_burst"));
+  out << "\nBursts (>= 80% of one CPU in an interval): " << bursts << "\n";
+  NT_ASSIGN_OR_RETURN(Statement list, db.prepare("SELECT realtime_ns, tid, comm, percent FROM cpu_burst LIMIT 200"));
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, list.step());
+    if (!row) break;
+    char percent[32];
+    std::snprintf(percent, sizeof(percent), "%5.1f%%", list.columnDouble(3));
+    out << "  " << formatUtc(list.columnInt(0), false) << "  " << percent << "  "
+        << (list.columnIsNull(2) ? std::string("?") : escapeForTerminal(list.columnText(2))) << " ("
+        << list.columnInt(1) << ")\n";
+  }
+  if (bursts > 200) out << "  (first 200 of " << bursts << ")\n";
+  return Status::ok();
+}
+
 }  // namespace nettrail

@@ -28,6 +28,16 @@ Status printDropTable(Db& db, const std::string& by, std::ostream& out);
 // One block per recorded drop, in time order.
 Status printDropEvents(Db& db, int64_t limit, std::ostream& out);
 
+// Off-CPU time per thread, the top stack pairs in offcputime's layout (kernel
+// frames innermost first, "--", user frames, then "-  comm (tid)" and the
+// time), and the longest periods with their waker (details recordings).
+Status printOffcpuView(Db& db, int top, std::ostream& out);
+
+// CPU per thread over the recording, each of the `top` busiest threads as one
+// digit per interval (tenths of a CPU: 0-9, X for a full CPU or more; 8 and up
+// are bursts), and the list of bursts with wall-clock times.
+Status printCpuView(Db& db, int top, std::ostream& out);
+
 enum class QueryFormat { kTable, kCsv, kJson };
 
 // Runs `sql` (one statement) and prints its rows.
