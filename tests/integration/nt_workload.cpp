@@ -14,6 +14,7 @@
 // on stdin before it starts, so a recorder can attach with -p first.
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -66,6 +67,11 @@ __attribute__((noinline)) void* nt_futex_thread(void*) {
 
 __attribute__((noinline)) void* nt_spinner_thread(void*) {
   prctl(PR_SET_NAME, "ntspinner");
+  // Real-time priority (root; otherwise it stays best effort) so the spin is a
+  // burst however busy the machine is: tests assert on it.
+  struct sched_param param = {};
+  param.sched_priority = 1;
+  pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
   struct timespec start, now;
   clock_gettime(CLOCK_MONOTONIC, &start);
   volatile unsigned long sink = 0;

@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <sstream>
+
 #include "db.h"
 #include "ingest.h"
+#include "report.h"
+#include "text_views.h"
 #include "integration/netns.h"
 #include "integration/recorded_db.h"
 #include "integration/workload.h"
@@ -95,6 +99,44 @@ TEST_F(OffcpuTest, SleepingThreadHasItsPeriodsAndSymbolizedUserStack) {
   EXPECT_EQ(text(*db, "SELECT user_top FROM offcpu_by_stack WHERE tid IN " + std::string(kSleeper) + " LIMIT 1")
                 .rfind("nt_offcpu_sleep_leaf+0x", 0),
             0u);
+
+  // The terminal view prints the pair offcputime-style: kernel frames, "--",
+  // user frames innermost first, then the thread with its time.
+  std::ostringstream view;
+  Status printed = printOffcpuView(*db, 5, view);
+  ASSERT_TRUE(printed.isOk()) << printed.message();
+  const std::string out = view.str();
+  const std::string sleeper_tid = text(*db, std::string("SELECT tid FROM process WHERE comm = 'ntsleeper'"));
+  const size_t leaf = out.find("    nt_offcpu_sleep_leaf+0x");
+  const size_t middle = out.find("    nt_offcpu_sleep_middle+0x");
+  const size_t separator = out.rfind("    --\n", leaf);
+  const size_t nanosleep = out.rfind("nanosleep", separator);
+  ASSERT_NE(leaf, std::string::npos) << out;
+  EXPECT_NE(middle, std::string::npos) << out;
+  EXPECT_LT(leaf, middle);
+  EXPECT_NE(separator, std::string::npos) << out;
+  EXPECT_NE(nanosleep, std::string::npos) << out;
+  EXPECT_NE(out.find("-                ntsleeper (" + sleeper_tid + ")", leaf), std::string::npos) << out;
+  EXPECT_NE(out.find("Longest off-CPU periods:"), std::string::npos) << out;
+
+  // The report's flame graph has the same path under the thread, outermost first.
+  JsonReportBuilder report;
+  report.beginSection("offcpu", "Off-CPU", "");
+  Status flamed = report.flame("F", *db,
+                               "SELECT SUM(total_ns) / 1e6, comm || ' (' || tid || ')', user_stack_id, "
+                               "kernel_stack_id FROM offcpu_by_stack GROUP BY tid, user_stack_id, kernel_stack_id",
+                               "ms");
+  ASSERT_TRUE(flamed.isOk()) << flamed.message();
+  const std::string json = report.toJson();
+  const size_t thread = json.find("{\"n\":\"ntsleeper (" + sleeper_tid + ")\"");
+  ASSERT_NE(thread, std::string::npos) << json;
+  const size_t thread_fn = json.find("\"n\":\"nt_sleeper_thread [", thread);
+  const size_t middle_fn = json.find("\"n\":\"nt_offcpu_sleep_middle [", thread_fn);
+  const size_t leaf_fn = json.find("\"n\":\"nt_offcpu_sleep_leaf [", middle_fn);
+  EXPECT_NE(thread_fn, std::string::npos);
+  EXPECT_NE(middle_fn, std::string::npos);
+  EXPECT_NE(leaf_fn, std::string::npos);
+  EXPECT_NE(json.find("nanosleep", leaf_fn), std::string::npos);
 }
 
 TEST_F(OffcpuTest, BlockTimeRangeFiltersInTheKernel) {

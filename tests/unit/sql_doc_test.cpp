@@ -58,7 +58,7 @@ std::vector<std::string> checkSqlDocs(const std::string& file_name, const std::s
 }
 
 std::filesystem::path queriesDir() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "analyzer" / "queries";
+  return std::filesystem::path(NT_SOURCE_DIR) / "analyzer" / "queries";
 }
 
 TEST(SqlDocs, EveryTableViewAndColumnInAnalyzerQueriesIsDocumented) {
