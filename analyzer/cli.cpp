@@ -28,6 +28,10 @@ namespace stages {
 // analyzer/families/stages.cpp: the terminal view of `nettrail stages`.
 Status printStagesView(Db& db, int top, std::ostream& out);
 }  // namespace stages
+namespace futex {
+// analyzer/families/futex.cpp: the terminal view of `nettrail futex`.
+Status printFutexView(Db& db, int top, std::ostream& out);
+}  // namespace futex
 namespace {
 
 struct OptionSpec {
@@ -381,6 +385,23 @@ int runStages(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   return status.isOk() ? kExitOk : failure(cli, status.context("stages"));
 }
 
+int runFutex(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 1, cli)) return rc;
+  int top = 20;
+  if (args.has("top")) {
+    auto n = parseCount(args.get("top", ""));
+    if (!n || *n == 0 || *n > 100000)
+      return usageError(cli, "futex: --top " + escapeForTerminal(args.get("top", "")) +
+                                 ": expected a whole number from 1 to 100000", verb.name);
+    top = static_cast<int>(*n);
+  }
+  auto db = openInput(args.positional[0], cli);
+  if (!db.isOk()) return failure(cli, db.status());
+  Status status = printLossWarning(**db, cli);
+  if (status.isOk()) status = futex::printFutexView(**db, top, cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status.context("futex"));
+}
+
 int runEvents(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   if (int rc = needPositional(verb, args, 1, cli)) return rc;
   int64_t limit = 50;
@@ -570,6 +591,15 @@ const std::vector<Verb>& verbs() {
        "with their per-stage waterfall. Stages the recorded kernel could not attach are listed first.",
        {{"top", 't', true, "Slowest packets shown with their waterfall (default 5)"}},
        &runStages},
+      {"futex", "Futex calls per thread and command, and the futex words threads wait on",
+       "nettrail futex FILE.ntr|FILE.db [-t N]",
+       "From a recording with --families futex: calls, time in the kernel, longest call and errors per thread "
+       "and FUTEX_* command, then the futex words with the most waiting threads (a contended lock or condition "
+       "variable shows up as one word many threads WAIT on). Addresses are in the recorded process's address "
+       "space. Full tables: nettrail query FILE 'SELECT * FROM futex_by_thread_op' (or futex_by_address, "
+       "futex_detail).",
+       {{"top", 't', true, "Rows per table (default 20)"}},
+       &runFutex},
       {"report", "Write a self-contained HTML report", "nettrail report FILE.ntr|FILE.db -o OUT.html", "",
        {{"output", 'o', true, "HTML file to write"}},
        &runReport},
