@@ -110,6 +110,7 @@ static __always_inline void add_to_summary(const struct nt_futex_start *start, _
 	struct nt_futex_total *total = bpf_map_lookup_elem(&futex_summary, &key);
 	if (!total) {
 		struct nt_futex_total zero = {};
+		bpf_get_current_comm(zero.comm, sizeof(zero.comm));
 		bpf_map_update_elem(&futex_summary, &key, &zero, BPF_NOEXIST);
 		total = bpf_map_lookup_elem(&futex_summary, &key);
 	}

@@ -236,6 +236,7 @@ class FutexProbe : public ProbeFamily {
       out.setTotalNs(t.total_ns);
       out.setMaxNs(t.max_ns);
       out.setErrors(t.errors);
+      sink.noteProcess(k.tid, k.pid, t.comm, sizeof(t.comm));
     }
     return sink.writeBatch(message);
   }

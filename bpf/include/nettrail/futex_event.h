@@ -76,7 +76,10 @@ struct nt_futex_total {
 	__u64 total_ns;
 	__u64 max_ns;
 	__u64 errors;
+	/* The thread's name when the key was created, so summary-only
+	 * recordings name their threads even if they exited before a snapshot. */
+	char comm[NT_TASK_COMM_LEN];
 };
-NT_STATIC_ASSERT(sizeof(struct nt_futex_total) == 32, "nt_futex_total layout");
+NT_STATIC_ASSERT(sizeof(struct nt_futex_total) == 48, "nt_futex_total layout");
 
 #endif
