@@ -28,6 +28,10 @@ namespace stages {
 // analyzer/families/stages.cpp: the terminal view of `nettrail stages`.
 Status printStagesView(Db& db, int top, std::ostream& out);
 }  // namespace stages
+namespace futex {
+// analyzer/families/futex.cpp: the terminal view of `nettrail futex`.
+Status printFutexView(Db& db, int top, std::ostream& out);
+}  // namespace futex
 namespace {
 
 struct OptionSpec {
@@ -397,6 +401,10 @@ int runCpu(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   return runFamilyView(verb, args, cli, 5, &printCpuView);
 }
 
+int runFutex(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  return runFamilyView(verb, args, cli, 20, &futex::printFutexView);
+}
+
 int runEvents(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   if (int rc = needPositional(verb, args, 1, cli)) return rc;
   int64_t limit = 50;
@@ -600,6 +608,15 @@ const std::vector<Verb>& verbs() {
        "that 15-second monitoring averages away stands out as a 9 or X.",
        {{"top", 't', true, "Threads drawn over time (default 5)"}},
        &runCpu},
+      {"futex", "Futex calls per thread and command, and the futex words threads wait on",
+       "nettrail futex FILE.ntr|FILE.db [-t N]",
+       "From a recording with --families futex: calls, time in the kernel, longest call and errors per thread "
+       "and FUTEX_* command, then the futex words with the most waiting threads (a contended lock or condition "
+       "variable shows up as one word many threads WAIT on). Addresses are in the recorded process's address "
+       "space. Full tables: nettrail query FILE 'SELECT * FROM futex_by_thread_op' (or futex_by_address, "
+       "futex_detail).",
+       {{"top", 't', true, "Rows per table (default 20)"}},
+       &runFutex},
       {"report", "Write a self-contained HTML report", "nettrail report FILE.ntr|FILE.db -o OUT.html", "",
        {{"output", 'o', true, "HTML file to write"}},
        &runReport},

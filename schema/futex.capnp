@@ -1,6 +1,9 @@
-# futex family on disk: syscalls:sys_enter_futex / sys_exit_futex. Each call is
-# timed from entry to exit; the op is decoded (FUTEX_PRIVATE_FLAG and
-# FUTEX_CLOCK_REALTIME stripped). See recording.capnp for framing and time base.
+# futex family on disk: syscalls:sys_enter_futex / sys_exit_futex (or
+# raw_syscalls sys_enter/sys_exit filtered to futex). Each call is timed from
+# entry to exit; the op is decoded (FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME
+# stripped). futex_waitv(2) and the futex2 syscalls are not recorded. Details
+# are columnar (every list of a FutexEvents has one entry per call); see
+# recording.capnp for framing and time base.
 @0xc93b0a7e51d4f286;
 
 struct FutexBatch {
@@ -12,12 +15,14 @@ struct FutexBatch {
 
 # Calls that took at least the details threshold (--futex-min-wait), columnar.
 struct FutexEvents {
-  # CLOCK_BOOTTIME ns of the syscall entry, delta-coded like DropEvents.
+  # CLOCK_BOOTTIME ns of the syscall entry. startDelta[i] = start[i] -
+  # start[i-1] modulo 2^64, start[-1] = baseTimeNs: calls are in ring order
+  # (exit order), so add deltas with unsigned wrap-around.
   baseTimeNs @0 :UInt64;
   startDelta @1 :List(UInt64);
-  durationNs @2 :List(UInt64);
-  tid @3 :List(UInt32);
-  op @4 :List(UInt8);            # FUTEX_* command (futex_op & FUTEX_CMD_MASK): 0 WAIT, 1 WAKE, 9 WAIT_BITSET ...
+  durationNs @2 :List(UInt64);   # syscall exit time minus entry time
+  tid @3 :List(UInt32);          # calling thread; Process table gives pid and comm
+  op @4 :List(UInt8);            # FUTEX_* command (futex_op & FUTEX_CMD_MASK): 0 WAIT, 1 WAKE, 9 WAIT_BITSET ...; 255 = beyond FUTEX_LOCK_PI2
   uaddr @5 :List(UInt64);        # futex word address in the caller's address space
   result @6 :List(Int64);        # syscall return value (negative errno)
 }
@@ -29,6 +34,7 @@ struct FutexSummary {
   intervalIndex @1 :UInt32;
   entries @2 :List(FutexSummaryEntry);
   totalCalls @3 :UInt64;         # all calls that passed the filters, even where the key did not fit
+  totalNs @4 :UInt64;            # their summed time inside the syscall
 }
 
 struct FutexSummaryEntry {

@@ -54,7 +54,7 @@ struct Batch {
     drop @1 :Drop.DropBatch;
     stages @2 :import "stages.capnp".StagesBatch;
     offcpu @3 :import "offcpu.capnp".OffcpuBatch;
-    futexReserved @4 :Void;  # ordinal reserved for the futex family (schema/futex.capnp); its line replaces this one
+    futex @4 :import "futex.capnp".FutexBatch;
     cpu @5 :import "cpu.capnp".CpuBatch;
   }
 }

@@ -9,7 +9,7 @@
 // (details vs summary, snapshot period, ring and map capacity), so they are
 // declared with the drop family's exact spec and one value drives both
 // families (OptionSet::add keeps the first spec of a name). -p/--pid is shared
-// the same way with the futex and cpu families.
+// the same way with the futex and cpu families, --tid with the futex family.
 #include <bpf/bpf.h>
 #include <unistd.h>
 
@@ -48,7 +48,7 @@ class OffcpuProbe : public ProbeFamily {
     declareRecordingModeOptions(o);  // shared with the other families (see the top of this file)
     o.add({"pid", 'p', "PID", "only this process (offcpu, futex; required by cpu)", "", "process"});
     const std::string g = "offcpu";
-    o.add({"tid", 0, "TID", "off-CPU: only this thread", "", g});
+    o.add({"tid", 0, "TID", "only this thread (offcpu, futex)", "", "process"});
     o.add({"min-block-time", 'm', "US", "off-CPU: only periods of at least this many microseconds", "1", g});
     o.add({"max-block-time", 'M', "US", "off-CPU: only periods of at most this many microseconds", "", g});
     o.add({"state", 0, "STATE", "off-CPU: only this task state bitmask at switch-out (0 preempted, 1 sleeping, "

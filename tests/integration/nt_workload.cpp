@@ -5,10 +5,13 @@
 // binary; glibc has no frame pointers and would end the stack at its first frame.
 //
 //   nt_workload sleep MS COUNT    thread "ntsleeper" sleeps MS ms COUNT times
-//   nt_workload futex WAKES WAITS thread "ntfutex" makes WAKES FUTEX_WAKE and
-//                                 WAITS (non-blocking) FUTEX_WAIT calls on one word
+//   nt_workload futex WAKES WAITS [TIMED]
+//                                 thread "ntfutex" makes WAKES FUTEX_WAKE and
+//                                 WAITS (non-blocking) FUTEX_WAIT calls on one word,
+//                                 then TIMED FUTEX_WAITs that block 100 ms each (ETIMEDOUT)
 //   nt_workload spin MS           idle 1.2 s, thread "ntspinner" spins MS ms, idle 1.2 s
-//   nt_workload switch SECONDS    two threads hand a token back and forth (benchmark)
+//   nt_workload switch SECONDS    two threads hand a token back and forth through a
+//                                 futex (benchmark); prints "handoffs N" at the end
 //
 // It prints "pid PID" and, for futex, "uaddr 0xADDR", then waits for one byte
 // on stdin before it starts, so a recorder can attach with -p first.
@@ -24,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace {
 
@@ -35,7 +39,7 @@ inline __attribute__((always_inline)) long rawSyscall2(long number, long a, long
 }
 
 int g_futex_word = 0;
-long g_arg1 = 0, g_arg2 = 0;
+long g_arg1 = 0, g_arg2 = 0, g_arg3 = 0;
 
 }  // namespace
 
@@ -62,6 +66,11 @@ __attribute__((noinline)) void* nt_futex_thread(void*) {
   for (long i = 0; i < g_arg1; ++i) syscall(SYS_futex, &g_futex_word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
   // The word is 0, the expected value 1: each wait returns EAGAIN at once.
   for (long i = 0; i < g_arg2; ++i) syscall(SYS_futex, &g_futex_word, FUTEX_WAIT_PRIVATE, 1, nullptr, nullptr, 0);
+  // The expected value matches and nobody wakes: each wait blocks until its timeout.
+  for (long i = 0; i < g_arg3; ++i) {
+    struct timespec timeout = {0, 100 * 1000000L};
+    syscall(SYS_futex, &g_futex_word, FUTEX_WAIT_PRIVATE, 0, &timeout, nullptr, 0);
+  }
   return nullptr;
 }
 
@@ -84,15 +93,19 @@ __attribute__((noinline)) void* nt_spinner_thread(void*) {
 
 std::atomic<int> g_token{0};
 std::atomic<bool> g_stop{false};
+std::atomic<long> g_handoffs{0};
 
 __attribute__((noinline)) void* nt_switch_thread(void* arg) {
   const int me = static_cast<int>(reinterpret_cast<long>(arg));
+  long handoffs = 0;
   while (!g_stop.load()) {
     while (g_token.load() != me && !g_stop.load())
       syscall(SYS_futex, &g_token, FUTEX_WAIT_PRIVATE, 1 - me, nullptr, nullptr, 0);
     g_token.store(1 - me);
     syscall(SYS_futex, &g_token, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    ++handoffs;
   }
+  g_handoffs += handoffs;
   return nullptr;
 }
 
@@ -100,12 +113,13 @@ __attribute__((noinline)) void* nt_switch_thread(void* arg) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: nt_workload sleep MS COUNT | futex WAKES WAITS | spin MS | switch SECONDS\n");
+    std::fprintf(stderr, "usage: nt_workload sleep MS COUNT | futex WAKES WAITS [TIMED] | spin MS | switch SECONDS\n");
     return 2;
   }
   const std::string mode = argv[1];
   g_arg1 = std::atol(argv[2]);
   g_arg2 = argc > 3 ? std::atol(argv[3]) : 0;
+  g_arg3 = argc > 4 ? std::atol(argv[4]) : 0;
   std::printf("pid %d\n", getpid());
   if (mode == "futex") std::printf("uaddr 0x%lx\n", reinterpret_cast<unsigned long>(&g_futex_word));
   std::fflush(stdout);
@@ -133,6 +147,7 @@ int main(int argc, char** argv) {
     syscall(SYS_futex, &g_token, FUTEX_WAKE_PRIVATE, 2, nullptr, nullptr, 0);
     pthread_join(thread, nullptr);
     pthread_join(other, nullptr);
+    std::printf("handoffs %ld\n", g_handoffs.load());
   } else {
     std::fprintf(stderr, "nt_workload: unknown mode %s\n", mode.c_str());
     return 2;
