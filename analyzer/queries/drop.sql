@@ -417,11 +417,22 @@ WITH span AS (
                     - COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'start_realtime_ns'
                                   AND CAST(value AS INTEGER) > 0),
                                (SELECT MIN(realtime_ns) FROM clock_anchor))) / 1e9) AS seconds
+),
+-- The same figures as over drop_count, without a pass over the drops: every
+-- drop_context row is the context of at least one drop_packet row.
+counts AS (
+  SELECT CASE WHEN EXISTS (SELECT 1 FROM drop_packet) THEN (SELECT COUNT(*) FROM drop_packet)
+              ELSE (SELECT COALESCE(SUM(drops), 0) FROM drop_summary) END AS drops,
+         CASE WHEN EXISTS (SELECT 1 FROM drop_packet)
+              THEN (SELECT COUNT(DISTINCT COALESCE(reason, '-')) FROM drop_context)
+              ELSE (SELECT COUNT(DISTINCT COALESCE(reason, '-')) FROM drop_summary) END AS reasons,
+         CASE WHEN EXISTS (SELECT 1 FROM drop_packet) THEN (SELECT COUNT(DISTINCT stack_id) FROM drop_context)
+              ELSE (SELECT COUNT(DISTINCT stack_id) FROM drop_summary) END AS stacks
 )
-SELECT 'drops', COALESCE((SELECT SUM(drops) FROM drop_count), 0)
-UNION ALL SELECT 'drops/s', COALESCE((SELECT SUM(drops) FROM drop_count), 0) / (SELECT seconds FROM span)
-UNION ALL SELECT 'drop reasons', (SELECT COUNT(DISTINCT COALESCE(reason, '-')) FROM drop_count)
-UNION ALL SELECT 'drop stacks', (SELECT COUNT(DISTINCT stack_id) FROM drop_count);
+SELECT 'drops', (SELECT drops FROM counts)
+UNION ALL SELECT 'drops/s', (SELECT drops FROM counts) / (SELECT seconds FROM span)
+UNION ALL SELECT 'drop reasons', (SELECT reasons FROM counts)
+UNION ALL SELECT 'drop stacks', (SELECT stacks FROM counts);
 
 -- Drops per reason, device, location and stack, keyed by text that means the
 -- same in another recording, for nettrail diff (contract in _monitor.sql).
