@@ -2,8 +2,12 @@
 // Pieces every recorder-side family needs: byte-order helpers for raw records,
 // filling Cap'n Proto columns, reading per-CPU counter arrays, and turning a
 // family's stack-map ids into recording stack ids.
+#include <capnp/any.h>
+
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -28,10 +32,22 @@ inline uint64_t macToU64(const uint8_t mac[6]) {
 // IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), IPv6 as is. False if neither.
 bool parseIpAddress(const std::string& text, uint8_t out[16]);
 
-// Copies a column into a Cap'n Proto list of the same length.
+// Copies `n` values into a Cap'n Proto list of primitives of the same length.
+// Such a list is a little-endian array in the message's own segment; Cap'n
+// Proto shows its bytes only through a reader, but they are the builder's
+// memory, so one memcpy replaces n bounds-computed set() calls.
+template <typename T, typename ListBuilder>
+void fillList(ListBuilder list, const T* values, size_t n) {
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "Cap'n Proto lists are little-endian");
+  static_assert(std::is_arithmetic_v<T>, "fillList copies primitive columns");
+  static_assert(std::is_same_v<typename ListBuilder::Builds, capnp::List<T>>, "column and list element types differ");
+  kj::ArrayPtr<const capnp::byte> bytes = capnp::AnyList::Reader(list.asReader()).getRawBytes();
+  NT_CHECK(bytes.size() == n * sizeof(T));
+  if (n > 0) std::memcpy(const_cast<capnp::byte*>(bytes.begin()), values, n * sizeof(T));
+}
 template <typename T, typename ListBuilder>
 void fillList(ListBuilder list, const std::vector<T>& values) {
-  for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
+  fillList(list, values.data(), values.size());
 }
 
 // --mode, -i/--interval, --summary-keys and --ring-size mean the same in every

@@ -34,8 +34,35 @@ capnp::ReaderOptions readerOptions(size_t words) {
 }
 
 struct DecodedFrame {
-  std::vector<capnp::word> words;
+  std::vector<capnp::word> owned;      // without a FrameScratch
+  kj::ArrayPtr<const capnp::word> words;  // the chunk: in `owned` or in the scratch buffer
   size_t compressed_size = 0;
+};
+
+// Reused over the frames of one walk: a decompression context, and a buffer
+// grown to the largest chunk so far. A fresh zero-filled buffer and context per
+// frame cost more than decompressing (page faults on every large allocation).
+class FrameScratch {
+ public:
+  FrameScratch() : dctx_(ZSTD_createDCtx()) {}
+  ~FrameScratch() { ZSTD_freeDCtx(dctx_); }
+  FrameScratch(const FrameScratch&) = delete;
+  FrameScratch& operator=(const FrameScratch&) = delete;
+
+  ZSTD_DCtx* dctx() const { return dctx_; }
+  // Room for `words` words; contents undefined (decompression overwrites them).
+  capnp::word* reserve(size_t words) {
+    if (words > capacity_) {
+      buffer_.reset(new capnp::word[words]);
+      capacity_ = words;
+    }
+    return buffer_.get();
+  }
+
+ private:
+  ZSTD_DCtx* dctx_;
+  std::unique_ptr<capnp::word[]> buffer_;
+  size_t capacity_ = 0;
 };
 
 constexpr uint32_t kZstdFrameMagic = 0xFD2FB528;
@@ -85,9 +112,11 @@ bool isTornFrame(const uint8_t* frame, size_t available) {
   return true;
 }
 
-// Decodes the zstd frame at `offset`. On failure returns a message and sets
-// `torn` when the file simply ends inside the frame.
-Result<DecodedFrame> decodeFrame(const uint8_t* data, size_t size, size_t offset, bool* torn) {
+// Decodes the zstd frame at `offset`, into `scratch` when given (valid until its
+// next use), else into memory the result owns. On failure returns a message and
+// sets `torn` when the file simply ends inside the frame.
+Result<DecodedFrame> decodeFrame(const uint8_t* data, size_t size, size_t offset, bool* torn,
+                                 FrameScratch* scratch = nullptr) {
   *torn = false;
   const uint8_t* frame = data + offset;
   const size_t available = size - offset;
@@ -114,10 +143,20 @@ Result<DecodedFrame> decodeFrame(const uint8_t* data, size_t size, size_t offset
                          " is more than its blocks can hold");
   DecodedFrame out;
   out.compressed_size = compressed;
-  // Sized at construction: capnp::word cannot be copied or moved, so resize() is
-  // not allowed on it (GCC accepts it, clang with libstdc++ does not).
-  out.words = std::vector<capnp::word>(content / sizeof(capnp::word));
-  size_t n = ZSTD_decompress(out.words.data(), content, frame, compressed);
+  const size_t words = content / sizeof(capnp::word);
+  capnp::word* target;
+  size_t n;
+  if (scratch && scratch->dctx()) {
+    target = scratch->reserve(words);
+    n = ZSTD_decompressDCtx(scratch->dctx(), target, content, frame, compressed);
+  } else {
+    // Sized at construction: capnp::word cannot be copied or moved, so resize()
+    // is not allowed on it (GCC accepts it, clang with libstdc++ does not).
+    out.owned = std::vector<capnp::word>(words);
+    target = out.owned.data();
+    n = ZSTD_decompress(target, content, frame, compressed);
+  }
+  out.words = kj::ArrayPtr<const capnp::word>(target, words);
   if (ZSTD_isError(n)) return Status::error("frame at byte ", offset, ": ", ZSTD_getErrorName(n));
   if (n != content) return Status::error("frame at byte ", offset, ": short decompression");
   return out;
@@ -242,7 +281,7 @@ Status RecordingReader::parseHeader() {
   if (!frame.isOk())
     return Status::error(name_, ": header unreadable: ", frame.status().message(),
                          torn ? " (file cut off before the header was complete)" : "");
-  header_words_ = std::move(frame->words);
+  header_words_ = std::move(frame->owned);
   const kj::ArrayPtr<const capnp::word> header_words(header_words_.data(), header_words_.size());
   try {
     // Validate with a reader of its own: the traversal limit is spent over a
@@ -282,6 +321,7 @@ Status RecordingReader::forEachChunk(const std::function<Status(Chunk::Reader)>&
   report_.bytes_used = data_start_;
   size_t offset = data_start_;
   uint64_t expected_seq = 1;
+  FrameScratch scratch;
   while (offset < size_) {
     if (isSkippable(data_ + offset, size_ - offset)) {  // reserved for future use: skip
       uint32_t len;
@@ -296,7 +336,7 @@ Status RecordingReader::forEachChunk(const std::function<Status(Chunk::Reader)>&
       continue;
     }
     bool torn = false;
-    auto frame = decodeFrame(data_, size_, offset, &torn);
+    auto frame = decodeFrame(data_, size_, offset, &torn, &scratch);
     if (!frame.isOk()) {
       if (torn) {
         report_.truncated = true;
@@ -314,9 +354,7 @@ Status RecordingReader::forEachChunk(const std::function<Status(Chunk::Reader)>&
     bool decoded = true;
     std::string decode_error;
     try {
-      capnp::FlatArrayMessageReader message(
-          kj::ArrayPtr<const capnp::word>(frame->words.data(), frame->words.size()),
-          readerOptions(frame->words.size()));
+      capnp::FlatArrayMessageReader message(frame->words, readerOptions(frame->words.size()));
       Chunk::Reader chunk = message.getRoot<Chunk>();
       uint64_t seq = chunk.getSeq();
       if (seq > expected_seq) {

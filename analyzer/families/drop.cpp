@@ -1,13 +1,16 @@
-// Drop family, analyzer side: DropEvents -> drop_event, DropSummary ->
+// Drop family, analyzer side: DropEvents -> drop_packet + drop_context (the
+// drop_event view joins them), DropSummary ->
 // drop_summary/drop_interval, and the report sections over them.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "embedded_assets.h"
 #include "family.h"
@@ -20,17 +23,80 @@ namespace {
 
 constexpr std::string_view kReasonPrefix = "SKB_DROP_REASON_";
 constexpr uint16_t kUntagged = 0xffff;
-constexpr int kEventColumns = 29;      // columns of drop_event
-constexpr size_t kRowsPerInsert = 64;  // 1856 parameters, well under SQLite's 32766
+constexpr int kPacketColumns = 10;      // columns of drop_packet
+constexpr int kContextColumns = 21;     // columns of drop_context
+constexpr size_t kRowsPerInsert = 256;  // 2560 parameters, well under SQLite's 32766
 
-std::string insertEventsSql(size_t rows) {
+std::string insertRowsSql(const char* table, int columns, size_t rows) {
   std::string row = "(";
-  for (int c = 0; c < kEventColumns; ++c) row += c ? ",?" : "?";
+  for (int c = 0; c < columns; ++c) row += c ? ",?" : "?";
   row += ")";
-  std::string sql = "INSERT INTO drop_event VALUES ";
+  std::string sql = std::string("INSERT INTO ") + table + " VALUES ";
   for (size_t r = 0; r < rows; ++r) sql += (r ? "," : "") + row;
   return sql;
 }
+
+// What a drop shares with other drops (one drop_context row): the fields that
+// are NULL in SQL for this drop are zero here, so equal keys mean equal rows.
+struct ContextKey {
+  uint64_t location, eth_src, eth_dst, src_hi, src_lo, dst_hi, dst_lo;
+  uint32_t stack_id, netns, ifindex;
+  uint16_t reason, eth_type, vlan_id, icmp_id, arp_op;
+  uint8_t l3, l4, ttl, tcp_flags, icmp_type, icmp_code;
+  uint8_t pad[4];  // zero: keys are compared and hashed as bytes
+
+  bool operator==(const ContextKey& o) const { return std::memcmp(this, &o, sizeof(*this)) == 0; }
+};
+static_assert(sizeof(ContextKey) == 88, "ContextKey has no implicit padding");
+
+uint64_t hashContext(const ContextKey& k) {
+  uint64_t words[sizeof(ContextKey) / 8];
+  std::memcpy(words, &k, sizeof(words));
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (uint64_t w : words) h = (h ^ w) * 0xff51afd7ed558ccdull;
+  return h ^ (h >> 29);
+}
+
+// Context key -> drop_context id (1, 2, ...). Open addressing over one flat
+// array of (hash, id) slots: a lookup per drop touches one slot and one key,
+// where std::unordered_map chased scattered nodes (the hottest line of ingest).
+class ContextTable {
+ public:
+  // Id of `key`, or 0 if it has none yet.
+  int64_t find(const ContextKey& key, uint64_t hash) const {
+    if (slots_.empty()) return 0;
+    const uint32_t tag = static_cast<uint32_t>(hash >> 32);
+    for (size_t at = hash & mask_;; at = (at + 1) & mask_) {
+      const uint64_t slot = slots_[at];
+      if (slot == 0) return 0;
+      const uint32_t id = static_cast<uint32_t>(slot);
+      if (static_cast<uint32_t>(slot >> 32) == tag && keys_[id - 1] == key) return id;
+    }
+  }
+  // Adds `key` (not present) and returns its new id.
+  int64_t insert(const ContextKey& key, uint64_t hash) {
+    if ((keys_.size() + 1) * 2 > slots_.size()) grow();
+    keys_.push_back(key);
+    place(hash, static_cast<uint32_t>(keys_.size()));
+    return static_cast<int64_t>(keys_.size());
+  }
+
+ private:
+  void place(uint64_t hash, uint32_t id) {
+    size_t at = hash & mask_;
+    while (slots_[at] != 0) at = (at + 1) & mask_;
+    slots_[at] = (hash >> 32 << 32) | id;
+  }
+  void grow() {
+    slots_.assign(std::max<size_t>(1024, slots_.size() * 2), 0);
+    mask_ = slots_.size() - 1;
+    for (size_t i = 0; i < keys_.size(); ++i) place(hashContext(keys_[i]), static_cast<uint32_t>(i + 1));
+  }
+
+  std::vector<uint64_t> slots_;  // 0 = empty, else hash's high half << 32 | id
+  std::vector<ContextKey> keys_;  // keys_[id - 1]
+  size_t mask_ = 0;
+};
 
 // Key of a summary entry: everything but the count.
 using SummaryKey = std::tuple<uint32_t, uint16_t, uint32_t, uint32_t, uint8_t, uint8_t, uint64_t, uint64_t, uint64_t,
@@ -48,8 +114,10 @@ class DropImporter final : public FamilyImporter {
 
   Status createTables(Db& db) override {
     NT_RETURN_IF_ERROR(db.exec(embeddedAsset("queries/drop.sql")));
-    NT_ASSIGN_OR_RETURN(insert_event_, db.prepare(insertEventsSql(1)));
-    NT_ASSIGN_OR_RETURN(insert_events_, db.prepare(insertEventsSql(kRowsPerInsert)));
+    NT_ASSIGN_OR_RETURN(insert_packet_, db.prepare(insertRowsSql("drop_packet", kPacketColumns, 1)));
+    NT_ASSIGN_OR_RETURN(insert_packets_,
+                        db.prepare(insertRowsSql("drop_packet", kPacketColumns, kRowsPerInsert)));
+    NT_ASSIGN_OR_RETURN(insert_context_, db.prepare(insertRowsSql("drop_context", kContextColumns, 1)));
     NT_ASSIGN_OR_RETURN(insert_summary_,
                         db.prepare("INSERT INTO drop_summary VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"));
     NT_ASSIGN_OR_RETURN(insert_interval_, db.prepare("INSERT INTO drop_interval VALUES (?,?,?,?)"));
@@ -79,14 +147,16 @@ class DropImporter final : public FamilyImporter {
       ctx.addStat("info", "drop", "summary_counter_reset", static_cast<int64_t>(summary_resets_),
                   "summary counts that went down between snapshots (map cleared or recorder restarted); "
                   "the new count was taken as the interval's count");
-    insert_event_ = Statement();
-    insert_events_ = Statement();
+    insert_packet_ = Statement();
+    insert_packets_ = Statement();
+    insert_context_ = Statement();
     insert_summary_ = Statement();
     insert_interval_ = Statement();
     // Indexes after the load, which is faster than keeping them up to date per
-    // row. Rows are already in (nearly) time order, so time needs none.
+    // row. Packets are already in (nearly) time order, so time needs none, and
+    // are reached from their context by rowid.
     return ctx.db().exec(
-        "CREATE INDEX drop_event_stack ON drop_event(stack_id);"
+        "CREATE INDEX drop_context_stack ON drop_context(stack_id);"
         "CREATE INDEX drop_summary_interval ON drop_summary(interval_index);"
         "CREATE INDEX drop_summary_stack ON drop_summary(stack_id);");
   }
@@ -103,6 +173,8 @@ class DropImporter final : public FamilyImporter {
  private:
   Status importEvents(DropEvents::Reader events, IngestContext& ctx);
   Status importSummary(DropSummary::Reader summary, IngestContext& ctx);
+  // drop_context id of `key`, inserting the row the first time.
+  Result<int64_t> contextId(const ContextKey& key, uint16_t reason_code, IngestContext& ctx);
 
   // Reason text without the prefix, cached per code; nullptr when unnamed.
   const std::string* reasonName(uint16_t code, IngestContext& ctx) {
@@ -137,7 +209,10 @@ class DropImporter final : public FamilyImporter {
     return it->second;
   }
 
-  Statement insert_event_, insert_events_, insert_summary_, insert_interval_;
+  Statement insert_packet_, insert_packets_, insert_context_, insert_summary_, insert_interval_;
+  ContextTable contexts_;
+  ContextKey last_key_{};
+  int64_t last_context_ = 0;  // id of last_key_; 0 before the first drop
   std::unordered_map<uint16_t, std::string> reasons_;
   std::unordered_map<std::pair<uint64_t, uint64_t>, std::string, Ip6Hash> ips_;
   std::unordered_map<uint64_t, std::string> macs_;
@@ -148,6 +223,59 @@ class DropImporter final : public FamilyImporter {
   uint64_t summary_total_last_ = 0;
   uint64_t short_batches_ = 0, short_rows_ = 0, summary_resets_ = 0;
 };
+
+Result<int64_t> DropImporter::contextId(const ContextKey& k, uint16_t reason_code, IngestContext& ctx) {
+  const uint64_t hash = hashContext(k);
+  if (const int64_t id = contexts_.find(k, hash)) return id;
+  const int64_t id = contexts_.insert(k, hash);
+  Statement& s = insert_context_;
+  sqlite3_stmt* stmt = s.raw();
+  const bool is_ip = k.l3 == 4 || k.l3 == 6;
+  const bool is_icmp = is_ip && (k.l4 == kIpprotoIcmp || k.l4 == kIpprotoIcmpv6);
+  auto bindText = [&](int column, std::string_view text) {
+    sqlite3_bind_text(stmt, column, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  };
+  auto bindIntOrNull = [&](int column, bool present, int64_t value) {
+    if (present) sqlite3_bind_int64(stmt, column, value);
+    else sqlite3_bind_null(stmt, column);
+  };
+  sqlite3_bind_int64(stmt, 1, id);
+  sqlite3_bind_int64(stmt, 2, reason_code);
+  if (const std::string* name = reasonName(reason_code, ctx)) bindText(3, *name);
+  else sqlite3_bind_null(stmt, 3);
+  sqlite3_bind_int64(stmt, 4, static_cast<int64_t>(k.location));
+  bindIntOrNull(5, k.stack_id != 0, k.stack_id);
+  sqlite3_bind_int64(stmt, 6, k.netns);
+  sqlite3_bind_int64(stmt, 7, k.ifindex);
+  if (k.eth_type != 0 || k.eth_src != 0 || k.eth_dst != 0) {
+    bindText(8, macText(k.eth_src));
+    bindText(9, macText(k.eth_dst));
+  } else {
+    sqlite3_bind_null(stmt, 8);
+    sqlite3_bind_null(stmt, 9);
+  }
+  bindIntOrNull(10, k.eth_type != 0, k.eth_type);
+  bindIntOrNull(11, k.vlan_id != kUntagged, k.vlan_id);
+  const std::string_view l3_name = l3KindName(k.l3);
+  if (!l3_name.empty()) bindText(12, l3_name);
+  else sqlite3_bind_null(stmt, 12);
+  if (is_ip) {
+    bindText(13, ipText(k.src_hi, k.src_lo));
+    bindText(14, ipText(k.dst_hi, k.dst_lo));
+    bindText(15, l4ProtoName(k.l4));
+  } else {
+    for (int column : {13, 14, 15}) sqlite3_bind_null(stmt, column);
+  }
+  bindIntOrNull(16, is_ip, k.ttl);
+  if (is_ip && k.l4 == kIpprotoTcp) bindText(17, tcp_flags_[k.tcp_flags]);
+  else sqlite3_bind_null(stmt, 17);
+  bindIntOrNull(18, is_icmp, k.icmp_type);
+  bindIntOrNull(19, is_icmp, k.icmp_code);
+  bindIntOrNull(20, is_icmp, k.icmp_id);
+  bindIntOrNull(21, k.l3 == 1, k.arp_op);
+  NT_RETURN_IF_ERROR(s.run().context("drop: insert drop_context"));
+  return id;
+}
 
 Status DropImporter::importEvents(DropEvents::Reader events, IngestContext& ctx) {
   auto time_delta = events.getTimeDelta();
@@ -198,104 +326,85 @@ Status DropImporter::importEvents(DropEvents::Reader events, IngestContext& ctx)
 
   sqlite3* db = ctx.db().raw();
   uint64_t time = events.getBaseTimeNs();
-  // Binds drop i as the row whose first parameter follows `b`.
-  auto bindRow = [&](sqlite3_stmt* stmt, int b, size_t i) {
-
+  // Binds drop i as the row whose first parameter follows `b`; its context is
+  // looked up (drops in a row mostly share one) or inserted.
+  auto bindRow = [&](sqlite3_stmt* stmt, int b, size_t i) -> Status {
     const uint8_t l3 = l3_kind[i];
     const uint8_t l4 = l4_proto[i];
     const bool is_ip = l3 == 4 || l3 == 6;
     const bool has_ports = is_ip && (l4 == kIpprotoTcp || l4 == kIpprotoUdp || l4 == kIpprotoSctp);
     const bool is_icmp = is_ip && (l4 == kIpprotoIcmp || l4 == kIpprotoIcmpv6);
-    const uint16_t ethertype = eth_type[i];
-    sqlite3_bind_int64(stmt, b + 1, static_cast<int64_t>(time));
-    sqlite3_bind_int64(stmt, b + 2, cpu[i]);
-    sqlite3_bind_int64(stmt, b + 3, tid[i]);
-    sqlite3_bind_int64(stmt, b + 4, reason[i]);
-    if (const std::string* name = reasonName(reason[i], ctx))
-      sqlite3_bind_text(stmt, b + 5, name->data(), static_cast<int>(name->size()), SQLITE_STATIC);
-    else
-      sqlite3_bind_null(stmt, b + 5);
-    sqlite3_bind_int64(stmt, b + 6, static_cast<int64_t>(location[i]));
-    if (stack_id[i] != 0) sqlite3_bind_int64(stmt, b + 7, stack_id[i]);
-    else sqlite3_bind_null(stmt, b + 7);
-    sqlite3_bind_int64(stmt, b + 8, netns[i]);
-    sqlite3_bind_int64(stmt, b + 9, ifindex[i]);
-    sqlite3_bind_int64(stmt, b + 10, length[i]);
-    if (ethertype != 0 || eth_src[i] != 0 || eth_dst[i] != 0) {
-      const std::string& src = macText(eth_src[i]);
-      sqlite3_bind_text(stmt, b + 11, src.data(), static_cast<int>(src.size()), SQLITE_STATIC);
-      const std::string& dst = macText(eth_dst[i]);
-      sqlite3_bind_text(stmt, b + 12, dst.data(), static_cast<int>(dst.size()), SQLITE_STATIC);
-    } else {
-      sqlite3_bind_null(stmt, b + 11);
-      sqlite3_bind_null(stmt, b + 12);
-    }
-    if (ethertype != 0) sqlite3_bind_int64(stmt, b + 13, ethertype);
-    else sqlite3_bind_null(stmt, b + 13);
-    if (vlan_id[i] != kUntagged) sqlite3_bind_int64(stmt, b + 14, vlan_id[i]);
-    else sqlite3_bind_null(stmt, b + 14);
-    const std::string_view l3_name = l3KindName(l3);
-    if (!l3_name.empty()) sqlite3_bind_text(stmt, b + 15, l3_name.data(), static_cast<int>(l3_name.size()), SQLITE_STATIC);
-    else sqlite3_bind_null(stmt, b + 15);
+    const bool is_tcp = is_ip && l4 == kIpprotoTcp;
+    ContextKey key{};
+    key.location = location[i];
+    key.eth_src = eth_src[i];
+    key.eth_dst = eth_dst[i];
     if (is_ip) {
-      const std::string& src = ipText(src_hi[i], src_lo[i]);
-      sqlite3_bind_text(stmt, b + 16, src.data(), static_cast<int>(src.size()), SQLITE_STATIC);
-      const std::string& dst = ipText(dst_hi[i], dst_lo[i]);
-      sqlite3_bind_text(stmt, b + 17, dst.data(), static_cast<int>(dst.size()), SQLITE_STATIC);
-      const std::string_view l4_name = l4ProtoName(l4);
-      sqlite3_bind_text(stmt, b + 18, l4_name.data(), static_cast<int>(l4_name.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(stmt, b + 21, ttl[i]);
-      if (l3 == 4) sqlite3_bind_int64(stmt, b + 22, ip_id[i]);
-      else sqlite3_bind_null(stmt, b + 22);
-    } else {
-      for (int column : {16, 17, 18, 21, 22}) sqlite3_bind_null(stmt, b + column);
+      key.src_hi = src_hi[i];
+      key.src_lo = src_lo[i];
+      key.dst_hi = dst_hi[i];
+      key.dst_lo = dst_lo[i];
+      key.ttl = ttl[i];
     }
-    if (has_ports) {
-      sqlite3_bind_int64(stmt, b + 19, src_port[i]);
-      sqlite3_bind_int64(stmt, b + 20, dst_port[i]);
-    } else {
-      sqlite3_bind_null(stmt, b + 19);
-      sqlite3_bind_null(stmt, b + 20);
-    }
-    if (is_ip && l4 == kIpprotoTcp) {
-      sqlite3_bind_int64(stmt, b + 23, tcp_seq[i]);
-      const std::string& flags = tcp_flags_[tcp_flags[i]];
-      sqlite3_bind_text(stmt, b + 24, flags.data(), static_cast<int>(flags.size()), SQLITE_STATIC);
-    } else {
-      sqlite3_bind_null(stmt, b + 23);
-      sqlite3_bind_null(stmt, b + 24);
-    }
+    key.stack_id = stack_id[i];
+    key.netns = netns[i];
+    key.ifindex = ifindex[i];
+    key.reason = reason[i];
+    key.eth_type = eth_type[i];
+    key.vlan_id = vlan_id[i];
     if (is_icmp) {
-      sqlite3_bind_int64(stmt, b + 25, icmp_type[i]);
-      sqlite3_bind_int64(stmt, b + 26, icmp_code[i]);
-      sqlite3_bind_int64(stmt, b + 27, icmp_id[i]);
-      sqlite3_bind_int64(stmt, b + 28, icmp_seq[i]);
-    } else {
-      for (int column : {25, 26, 27, 28}) sqlite3_bind_null(stmt, b + column);
+      key.icmp_id = icmp_id[i];
+      key.icmp_type = icmp_type[i];
+      key.icmp_code = icmp_code[i];
     }
-    if (l3 == 1) sqlite3_bind_int64(stmt, b + 29, arp_op[i]);
-    else sqlite3_bind_null(stmt, b + 29);
+    if (l3 == 1) key.arp_op = arp_op[i];
+    key.l3 = l3;
+    key.l4 = l4;
+    if (is_tcp) key.tcp_flags = tcp_flags[i];
+    if (last_context_ == 0 || !(key == last_key_)) {
+      NT_ASSIGN_OR_RETURN(last_context_, contextId(key, reason[i], ctx));
+      last_key_ = key;
+    }
+    sqlite3_bind_int64(stmt, b + 1, static_cast<int64_t>(time));
+    sqlite3_bind_int64(stmt, b + 2, last_context_);
+    sqlite3_bind_int64(stmt, b + 3, cpu[i]);
+    sqlite3_bind_int64(stmt, b + 4, tid[i]);
+    sqlite3_bind_int64(stmt, b + 5, length[i]);
+    if (has_ports) {
+      sqlite3_bind_int64(stmt, b + 6, src_port[i]);
+      sqlite3_bind_int64(stmt, b + 7, dst_port[i]);
+    } else {
+      sqlite3_bind_null(stmt, b + 6);
+      sqlite3_bind_null(stmt, b + 7);
+    }
+    if (l3 == 4) sqlite3_bind_int64(stmt, b + 8, ip_id[i]);
+    else sqlite3_bind_null(stmt, b + 8);
+    if (is_tcp) sqlite3_bind_int64(stmt, b + 9, tcp_seq[i]);
+    else sqlite3_bind_null(stmt, b + 9);
+    if (is_icmp) sqlite3_bind_int64(stmt, b + 10, icmp_seq[i]);
+    else sqlite3_bind_null(stmt, b + 10);
+    return Status::ok();
   };
   // Rows go in groups of kRowsPerInsert per statement: one statement run per
-  // group instead of per row roughly halves SQLite's per-row overhead.
+  // group instead of per row saves most of SQLite's per-statement overhead.
   size_t i = 0;
-  sqlite3_stmt* group = insert_events_.raw();
+  sqlite3_stmt* group = insert_packets_.raw();
   for (; i + kRowsPerInsert <= n; i += kRowsPerInsert) {
     for (size_t k = 0; k < kRowsPerInsert; ++k) {
       time += time_delta[i + k];
-      bindRow(group, static_cast<int>(k) * kEventColumns, i + k);
+      NT_RETURN_IF_ERROR(bindRow(group, static_cast<int>(k) * kPacketColumns, i + k));
     }
     const int rc = sqlite3_step(group);
     sqlite3_reset(group);
-    if (rc != SQLITE_DONE) return Status::error("drop: insert drop_event: ", sqlite3_errmsg(db));
+    if (rc != SQLITE_DONE) return Status::error("drop: insert drop_packet: ", sqlite3_errmsg(db));
   }
-  sqlite3_stmt* single = insert_event_.raw();
+  sqlite3_stmt* single = insert_packet_.raw();
   for (; i < n; ++i) {
     time += time_delta[i];
-    bindRow(single, 0, i);
+    NT_RETURN_IF_ERROR(bindRow(single, 0, i));
     const int rc = sqlite3_step(single);
     sqlite3_reset(single);
-    if (rc != SQLITE_DONE) return Status::error("drop: insert drop_event: ", sqlite3_errmsg(db));
+    if (rc != SQLITE_DONE) return Status::error("drop: insert drop_packet: ", sqlite3_errmsg(db));
   }
   ctx.addRows(n);
   return Status::ok();

@@ -1,13 +1,16 @@
 -- Drop family: packets freed through kfree_skb with a drop reason (skb:kfree_skb).
 
--- One row per recorded drop (details mode).
-CREATE TABLE drop_event(
-  -- CLOCK_BOOTTIME of the drop, ns.
-  time_ns INTEGER,
-  -- CPU the drop happened on.
-  cpu INTEGER,
-  -- Thread that was running (often a softirq context); see process.
-  tid INTEGER,
+-- Per-drop rows (details mode) are stored in two tables: drop_context holds
+-- what repeats from drop to drop (reason, location, stack, device, headers,
+-- addresses) once per distinct combination, and drop_packet one narrow row per
+-- drop that points at its context. The view drop_event joins them back into
+-- one wide row per drop; query drop_event unless a query is too slow.
+
+-- Distinct drop contexts of the recording: one row per combination of the
+-- fields below seen in at least one drop.
+CREATE TABLE drop_context(
+  -- Context id (drop_packet.context_id).
+  id INTEGER PRIMARY KEY,
   -- Numeric skb_drop_reason on the recorded kernel.
   reason_code INTEGER,
   -- Reason name without the SKB_DROP_REASON_ prefix, e.g. NO_SOCKET.
@@ -20,8 +23,6 @@ CREATE TABLE drop_event(
   netns INTEGER,
   -- Interface index of skb->dev; 0 when the skb had no device.
   ifindex INTEGER,
-  -- skb->len in bytes.
-  length INTEGER,
   -- Source MAC, aa:bb:cc:dd:ee:ff, NULL without an Ethernet header.
   eth_src TEXT,
   -- Destination MAC.
@@ -38,16 +39,8 @@ CREATE TABLE drop_event(
   dst_ip TEXT,
   -- L4 protocol name: TCP, UDP, ICMP, ICMPv6 or the number.
   l4 TEXT,
-  -- Source port (TCP/UDP), NULL otherwise.
-  src_port INTEGER,
-  -- Destination port (TCP/UDP), NULL otherwise.
-  dst_port INTEGER,
   -- IPv4 TTL or IPv6 hop limit.
   ttl INTEGER,
-  -- IPv4 identification.
-  ip_id INTEGER,
-  -- TCP sequence number.
-  tcp_seq INTEGER,
   -- TCP flags as letters, e.g. S, SA, FA, R.
   tcp_flags TEXT,
   -- ICMP type.
@@ -56,11 +49,104 @@ CREATE TABLE drop_event(
   icmp_code INTEGER,
   -- ICMP echo id.
   icmp_id INTEGER,
-  -- ICMP echo sequence.
-  icmp_seq INTEGER,
   -- ARP operation (1 request, 2 reply).
   arp_op INTEGER
 );
+
+-- One narrow row per recorded drop (details mode): the fields that change from
+-- packet to packet, and the drop's context.
+CREATE TABLE drop_packet(
+  -- CLOCK_BOOTTIME of the drop, ns.
+  time_ns INTEGER,
+  -- drop_context.id of the drop.
+  context_id INTEGER,
+  -- CPU the drop happened on.
+  cpu INTEGER,
+  -- Thread that was running (often a softirq context); see process.
+  tid INTEGER,
+  -- skb->len in bytes.
+  length INTEGER,
+  -- Source port (TCP/UDP), NULL otherwise.
+  src_port INTEGER,
+  -- Destination port (TCP/UDP), NULL otherwise.
+  dst_port INTEGER,
+  -- IPv4 identification.
+  ip_id INTEGER,
+  -- TCP sequence number.
+  tcp_seq INTEGER,
+  -- ICMP echo sequence.
+  icmp_seq INTEGER
+);
+
+-- One row per recorded drop (details mode), every field of the drop:
+-- drop_packet joined with its drop_context, in recording order.
+CREATE VIEW drop_event(
+  -- CLOCK_BOOTTIME of the drop, ns.
+  time_ns,
+  -- CPU the drop happened on.
+  cpu,
+  -- Thread that was running (often a softirq context); see process.
+  tid,
+  -- Numeric skb_drop_reason on the recorded kernel.
+  reason_code,
+  -- Reason name without the SKB_DROP_REASON_ prefix, e.g. NO_SOCKET.
+  reason,
+  -- Address kfree_skb was called from.
+  location,
+  -- Kernel stack id (stack table), NULL when stacks were off or not captured.
+  stack_id,
+  -- Network namespace inode of the skb's device (or socket).
+  netns,
+  -- Interface index of skb->dev; 0 when the skb had no device.
+  ifindex,
+  -- skb->len in bytes.
+  length,
+  -- Source MAC, aa:bb:cc:dd:ee:ff, NULL without an Ethernet header.
+  eth_src,
+  -- Destination MAC.
+  eth_dst,
+  -- EtherType after VLAN tags (2048 IPv4, 34525 IPv6, 2054 ARP); NULL if unknown.
+  eth_type,
+  -- 802.1Q VLAN id, NULL if untagged.
+  vlan_id,
+  -- IPv4, IPv6, ARP, other or NULL.
+  l3,
+  -- Source IP address in text form.
+  src_ip,
+  -- Destination IP address in text form.
+  dst_ip,
+  -- L4 protocol name: TCP, UDP, ICMP, ICMPv6 or the number.
+  l4,
+  -- Source port (TCP/UDP), NULL otherwise.
+  src_port,
+  -- Destination port (TCP/UDP), NULL otherwise.
+  dst_port,
+  -- IPv4 TTL or IPv6 hop limit.
+  ttl,
+  -- IPv4 identification.
+  ip_id,
+  -- TCP sequence number.
+  tcp_seq,
+  -- TCP flags as letters, e.g. S, SA, FA, R.
+  tcp_flags,
+  -- ICMP type.
+  icmp_type,
+  -- ICMP code.
+  icmp_code,
+  -- ICMP echo id.
+  icmp_id,
+  -- ICMP echo sequence.
+  icmp_seq,
+  -- ARP operation (1 request, 2 reply).
+  arp_op
+) AS
+-- Every packet has its context; LEFT JOIN keeps drop_packet the outer loop
+-- (recording order, one rowid lookup per drop) and lets SQLite skip the join
+-- when a query reads no context column, e.g. SELECT COUNT(*) FROM drop_event.
+SELECT p.time_ns, p.cpu, p.tid, c.reason_code, c.reason, c.location, c.stack_id, c.netns, c.ifindex, p.length,
+       c.eth_src, c.eth_dst, c.eth_type, c.vlan_id, c.l3, c.src_ip, c.dst_ip, c.l4, p.src_port, p.dst_port, c.ttl,
+       p.ip_id, p.tcp_seq, c.tcp_flags, c.icmp_type, c.icmp_code, c.icmp_id, p.icmp_seq, c.arp_op
+FROM drop_packet p LEFT JOIN drop_context c ON c.id = p.context_id;
 
 -- In-kernel summary counts per interval (summary mode): one row per key and
 -- interval in which its count grew.
@@ -331,11 +417,22 @@ WITH span AS (
                     - COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'start_realtime_ns'
                                   AND CAST(value AS INTEGER) > 0),
                                (SELECT MIN(realtime_ns) FROM clock_anchor))) / 1e9) AS seconds
+),
+-- The same figures as over drop_count, without a pass over the drops: every
+-- drop_context row is the context of at least one drop_packet row.
+counts AS (
+  SELECT CASE WHEN EXISTS (SELECT 1 FROM drop_packet) THEN (SELECT COUNT(*) FROM drop_packet)
+              ELSE (SELECT COALESCE(SUM(drops), 0) FROM drop_summary) END AS drops,
+         CASE WHEN EXISTS (SELECT 1 FROM drop_packet)
+              THEN (SELECT COUNT(DISTINCT COALESCE(reason, '-')) FROM drop_context)
+              ELSE (SELECT COUNT(DISTINCT COALESCE(reason, '-')) FROM drop_summary) END AS reasons,
+         CASE WHEN EXISTS (SELECT 1 FROM drop_packet) THEN (SELECT COUNT(DISTINCT stack_id) FROM drop_context)
+              ELSE (SELECT COUNT(DISTINCT stack_id) FROM drop_summary) END AS stacks
 )
-SELECT 'drops', COALESCE((SELECT SUM(drops) FROM drop_count), 0)
-UNION ALL SELECT 'drops/s', COALESCE((SELECT SUM(drops) FROM drop_count), 0) / (SELECT seconds FROM span)
-UNION ALL SELECT 'drop reasons', (SELECT COUNT(DISTINCT COALESCE(reason, '-')) FROM drop_count)
-UNION ALL SELECT 'drop stacks', (SELECT COUNT(DISTINCT stack_id) FROM drop_count);
+SELECT 'drops', (SELECT drops FROM counts)
+UNION ALL SELECT 'drops/s', (SELECT drops FROM counts) / (SELECT seconds FROM span)
+UNION ALL SELECT 'drop reasons', (SELECT reasons FROM counts)
+UNION ALL SELECT 'drop stacks', (SELECT stacks FROM counts);
 
 -- Drops per reason, device, location and stack, keyed by text that means the
 -- same in another recording, for nettrail diff (contract in _monitor.sql).

@@ -194,6 +194,46 @@ TEST_F(IngestTest, SummarySnapshotsBecomePerIntervalDifferences) {
   EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event"), 0);
 }
 
+// Drops are stored once per distinct context (drop_context) plus a narrow row
+// each (drop_packet): many contexts, met again after thousands of others and in
+// later batches, must come back through drop_event exactly as recorded.
+TEST_F(IngestTest, DropContextsAreSharedAndRowsComeBackWhole) {
+  testing::SyntheticRecording recording;
+  recording.drops_per_batch = 1000;
+  constexpr int kContexts = 3000;  // beyond the first sizes of the context table
+  for (int round = 0; round < 3; ++round) {
+    for (int c = 0; c < kContexts; ++c) {
+      testing::SyntheticDrop d;
+      d.time_ns = 2'000'000'000ull + static_cast<uint64_t>(round * kContexts + c) * 1000;
+      d.src_v4 = 0x0a000000u | static_cast<uint32_t>(c);  // the context: 10.0.x.y
+      d.reason = c % 2 ? 3 : 6;
+      d.src_port = static_cast<uint16_t>(30000 + round);  // per packet: not part of the context
+      d.tcp_seq = 0;  // the writer stores tcp_seq + the drop's index in its batch
+      recording.drops.push_back(d);
+    }
+  }
+  auto db = ingest({write(recording)});
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_packet"), 3 * kContexts);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_context"), kContexts);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event"), 3 * kContexts);
+  // Every source address has its three drops, one per round, with its own reason.
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM (SELECT src_ip FROM drop_event GROUP BY src_ip "
+                       "HAVING COUNT(*) = 3 AND COUNT(DISTINCT src_port) = 3 AND COUNT(DISTINCT reason) = 1)"),
+            kContexts);
+  // Per-packet and context fields of each row belong together: drop k (time
+  // 2 s + k us) has tcp_seq k % 1000, source port 30000 + k / 3000, source
+  // 10.0.x.y for k % 3000 and the reason of k's parity.
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM (SELECT *, (time_ns - 2000000000) / 1000 AS k FROM drop_event) "
+                       "WHERE tcp_seq != k % 1000 OR src_port != 30000 + k / 3000 "
+                       "OR src_ip != '10.0.' || ((k % 3000) / 256) || '.' || ((k % 3000) % 256) "
+                       "OR reason != CASE WHEN k % 2 = 1 THEN 'NO_SOCKET' ELSE 'NETFILTER_DROP' END"),
+            0);
+  // Recording order survives the join.
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM (SELECT time_ns, LAG(time_ns) OVER () AS before FROM drop_event) "
+                       "WHERE before >= time_ns"),
+            0);
+}
+
 TEST_F(IngestTest, RowsMatchAcrossManyBatchesAndSegments) {
   testing::SyntheticRecording first;
   for (int i = 0; i < 2500; ++i) first.drops.push_back({.time_ns = 2'000'000'000ull + i * 1000ull});
