@@ -4,8 +4,10 @@
 // tracepoint stages fire per packet); the sender's wall time per packet is
 // measured without the recorder and with it for each strategy, and the
 // difference is the cost the probes add per packet (all five stages plus the
-// session map). Figures only; no pass/fail. On kernels with kprobes and
-// fentry (tests/vm) the same binary measures those strategies.
+// session map). The per-flow histogram map and --stage-stacks are measured by
+// turning them off and on for tp_btf: the differences between those rows are
+// their cost per packet. Figures only; no pass/fail. On kernels with kprobes
+// and fentry (tests/vm) the same binary measures those strategies.
 //
 //   nettrail_stages_bench [--packets N] [--rounds R]
 #include <unistd.h>
@@ -73,7 +75,11 @@ int main(int argc, char** argv) {
   };
   const std::string out = "/tmp/nettrail-stages-bench.ntr";
   const std::vector<Run> runs = {
+      {"tp_btf, summary, no per-flow map",
+       {"--attach-strategy", "tp_btf", "--latency-us", "1000000000", "--stages-flows", "0"}},
       {"tp_btf, summary only", {"--attach-strategy", "tp_btf", "--latency-us", "1000000000"}},
+      {"tp_btf, summary + stage stacks",
+       {"--attach-strategy", "tp_btf", "--latency-us", "1000000000", "--stage-stacks"}},
       {"raw_tp, summary only", {"--attach-strategy", "raw_tp", "--latency-us", "1000000000"}},
       {"fentry, summary only", {"--attach-strategy", "fentry", "--latency-us", "1000000000"}},
       {"kprobe, summary only", {"--attach-strategy", "kprobe", "--latency-us", "1000000000"}},
