@@ -587,12 +587,14 @@ const std::vector<Verb>& verbs() {
        "nettrail events FILE.ntr|FILE.db [--limit N]", "",
        {{"limit", 'n', true, "Drops to show (default 50)"}},
        &runEvents},
-      {"stages", "Per-stage latency: log2 histograms per stage pair, exact percentiles, slowest packets",
+      {"stages", "Per-stage latency: log2 histograms per stage pair and per flow, exact percentiles, slowest packets",
        "nettrail stages FILE.ntr|FILE.db [-t N]",
-       "Like the seed latency tools: a BCC-style log2 histogram per adjacent stage pair and end to end (every "
-       "packet, counted in the kernel), exact percentiles from the per-packet records, then the slowest packets "
-       "with their per-stage waterfall. Stages the recorded kernel could not attach are listed first.",
-       {{"top", 't', true, "Slowest packets shown with their waterfall (default 5)"}},
+       "Like the seed latency tools: session counts and where incomplete packets stopped, a BCC-style log2 "
+       "histogram per adjacent stage pair and end to end (every packet, counted in the kernel), exact percentiles "
+       "from the per-packet records, the busiest flows with their own in-kernel histograms, then the slowest "
+       "packets with their per-stage waterfall and, when recorded with --stage-stacks, the kernel stacks of each "
+       "stage. Stages the recorded kernel could not attach are listed first.",
+       {{"top", 't', true, "Slowest packets, flows and stacks per stage shown (default 5)"}},
        &runStages},
       {"offcpu", "Off-CPU time: per thread, top stack pairs like offcputime, longest periods with their waker",
        "nettrail offcpu FILE.ntr|FILE.db [-t N]",

@@ -7,7 +7,10 @@
  * session, each later stage records its first hit and adds the time since the
  * previous stage to a log2 histogram of that (previous, this) pair, and the
  * path's last stage closes it (end-to-end histogram, details record above
- * the threshold). Tracepoint stages have tp_btf and raw_tp programs; function
+ * the threshold). Each pair and end-to-end time also goes to a per-flow log2
+ * histogram in a bounded hash map (flow x pair; a full map is counted), and
+ * with --stage-stacks each stage's first hit records its kernel stack.
+ * Tracepoint stages have tp_btf and raw_tp programs; function
  * stages have fentry and kprobe programs whose target the recorder resolves
  * (SEC without a target). */
 #include "vmlinux.h"
@@ -35,11 +38,15 @@ const volatile __u8 cfg_l4_proto = 0;           /* 0 = TCP, UDP and ICMP */
 const volatile __u64 cfg_latency_ns = 0;        /* details only at or above this end-to-end time */
 const volatile bool cfg_details = true;
 const volatile __u32 cfg_wakeup_bytes = 64 * 1024;
+const volatile bool cfg_flow_hist = true;       /* per-flow histograms (--stages-flows > 0) */
+const volatile bool cfg_stage_stacks = false;   /* kernel stack per stage (--stage-stacks) */
 
 /* Cumulative since load; the recorder reads them through the skeleton's
  * mmap of .bss. hist[(from * SLOTS + to) * BUCKETS + bucket]. */
 __u64 stages_hist[NT_STAGES_HIST_SIZE] = {};
 __u64 stages_counters[NT_STAGES_COUNTER_MAX] = {};
+/* Never written: the initial value of a new per-flow histogram entry. */
+struct nt_stages_flow_hist stages_flow_zero = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -59,6 +66,23 @@ struct {
 	__type(key, struct nt_device_key);
 	__type(value, struct nt_device_name);
 } stages_devices SEC(".maps");
+
+/* Per-flow log2 histograms, cumulative since load; the recorder snapshots
+ * them every interval. Bounded: a sample whose entry cannot be created
+ * counts NT_STAGES_FLOW_FULL. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192); /* resized by the recorder */
+	__type(key, struct nt_stages_flow_key);
+	__type(value, struct nt_stages_flow_hist);
+} stages_flow_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, NT_MAX_STACK_DEPTH * sizeof(__u64));
+	__uint(max_entries, 16384); /* resized by the recorder (1 without --stage-stacks) */
+} stages_stacks SEC(".maps");
 
 /* Scratch for a new session (too large for the stack next to the parser). */
 struct {
@@ -86,11 +110,52 @@ static __always_inline __u32 log2_bucket(__u64 v)
 	return r;
 }
 
-static __always_inline void hist_add(__u32 from, __u32 to, __u64 delta_ns)
+static __always_inline void flow_hist_add(const struct nt_stages_key *k, __u32 from, __u32 to, __u32 bucket)
 {
-	__u32 idx = (from * NT_STAGES_SLOTS + to) * NT_STAGES_BUCKETS + log2_bucket(delta_ns);
+	if (!cfg_flow_hist || bucket >= NT_STAGES_BUCKETS)
+		return;
+	struct nt_stages_flow_key fk;
+	__builtin_memcpy(fk.saddr, k->saddr, 16);
+	__builtin_memcpy(fk.daddr, k->daddr, 16);
+	fk.sport = k->sport;
+	fk.dport = k->l4_proto == NT_IPPROTO_ICMP || k->l4_proto == NT_IPPROTO_ICMPV6 ? 0 : k->dport;
+	fk.l4_proto = k->l4_proto;
+	fk.from_stage = from;
+	fk.to_stage = to;
+	fk._pad0 = 0;
+	struct nt_stages_flow_hist *h = bpf_map_lookup_elem(&stages_flow_hist, &fk);
+	if (!h) {
+		/* E2BIG when full; EEXIST when another CPU created it first. */
+		bpf_map_update_elem(&stages_flow_hist, &fk, &stages_flow_zero, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&stages_flow_hist, &fk);
+		if (!h) {
+			count(NT_STAGES_FLOW_FULL);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&h->buckets[bucket], 1);
+}
+
+static __always_inline void hist_add(const struct nt_stages_key *k, __u32 from, __u32 to, __u64 delta_ns)
+{
+	__u32 bucket = log2_bucket(delta_ns);
+	__u32 idx = (from * NT_STAGES_SLOTS + to) * NT_STAGES_BUCKETS + bucket;
 	if (idx < NT_STAGES_HIST_SIZE)
 		__sync_fetch_and_add(&stages_hist[idx], 1);
+	flow_hist_add(k, from, to, bucket);
+}
+
+/* --stage-stacks: the kernel stack of this stage hit, or -1. */
+static __always_inline __s32 stage_stack(void *ctx)
+{
+	if (!cfg_stage_stacks)
+		return -1;
+	__s32 id = bpf_get_stackid(ctx, &stages_stacks, 0);
+	if (id < 0) {
+		count(NT_STAGES_STACK_FAILED);
+		return -1;
+	}
+	return id;
 }
 
 static __always_inline bool name_equal(const char *name, const volatile char *want)
@@ -179,7 +244,7 @@ static __always_inline void finish_session(struct nt_stages_key *key, struct nt_
 	__u32 first = cfg_start_stage;
 	__u64 start = first < NT_STAGE_MAX ? s->ts[first & (NT_STAGE_MAX - 1)] : 0;
 	__u64 e2e = start && now > start ? now - start : 0;
-	hist_add(NT_STAGE_MAX, NT_STAGE_MAX, e2e);
+	hist_add(key, NT_STAGE_MAX, NT_STAGE_MAX, e2e);
 	count(NT_STAGES_COMPLETED);
 	if (cfg_details && e2e >= cfg_latency_ns) {
 		struct nt_stages_event *e = bpf_ringbuf_reserve(&stages_events, sizeof(*e), 0);
@@ -201,7 +266,7 @@ static __always_inline void finish_session(struct nt_stages_key *key, struct nt_
 }
 
 /* `dev`: the device the stage is about (NULL: skb->dev). */
-static __always_inline int handle_stage(__u32 stage, struct sk_buff *skb, struct net_device *dev)
+static __always_inline int handle_stage(void *ctx, __u32 stage, struct sk_buff *skb, struct net_device *dev)
 {
 	if (stage >= NT_STAGE_MAX || !(cfg_enabled_mask & (1u << stage)) || !skb)
 		return 0;
@@ -239,6 +304,9 @@ static __always_inline int handle_stage(__u32 stage, struct sk_buff *skb, struct
 		fresh->ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
 		fresh->len = BPF_CORE_READ(skb, len);
 		fresh->vlan_id = pkt.vlan_id;
+		for (int i = 0; i < NT_STAGE_MAX; i++)
+			fresh->stack[i] = -1;
+		fresh->stack[stage & (NT_STAGE_MAX - 1)] = stage_stack(ctx);
 		if (dev)
 			learn_device(dev, fresh->netns, fresh->ifindex);
 		if (bpf_map_update_elem(&stages_sessions, &key, fresh, BPF_ANY)) {
@@ -264,7 +332,8 @@ static __always_inline int handle_stage(__u32 stage, struct sk_buff *skb, struct
 	}
 	s->ts[stage & (NT_STAGE_MAX - 1)] = now;
 	s->hit_mask |= 1u << stage;
-	hist_add(s->last_stage, stage, now > s->last_ts ? now - s->last_ts : 0);
+	s->stack[stage & (NT_STAGE_MAX - 1)] = stage_stack(ctx);
+	hist_add(&key, s->last_stage, stage, now > s->last_ts ? now - s->last_ts : 0);
 	s->last_stage = stage;
 	s->last_ts = now;
 	if (stage == cfg_end_stage)
@@ -277,49 +346,49 @@ static __always_inline int handle_stage(__u32 stage, struct sk_buff *skb, struct
 SEC("tp_btf/net_dev_queue")
 int BPF_PROG(net_dev_queue_btf, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_NET_DEV_QUEUE, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_NET_DEV_QUEUE, skb, NULL);
 }
 
 SEC("raw_tp/net_dev_queue")
 int BPF_PROG(net_dev_queue_raw, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_NET_DEV_QUEUE, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_NET_DEV_QUEUE, skb, NULL);
 }
 
 SEC("tp_btf/qdisc_enqueue")
 int BPF_PROG(qdisc_enqueue_btf, struct Qdisc *q, const struct netdev_queue *txq, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_QDISC_ENQUEUE, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_QDISC_ENQUEUE, skb, NULL);
 }
 
 SEC("raw_tp/qdisc_enqueue")
 int BPF_PROG(qdisc_enqueue_raw, struct Qdisc *q, const struct netdev_queue *txq, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_QDISC_ENQUEUE, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_QDISC_ENQUEUE, skb, NULL);
 }
 
 SEC("tp_btf/qdisc_dequeue")
 int BPF_PROG(qdisc_dequeue_btf, struct Qdisc *q, const struct netdev_queue *txq, int packets, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_QDISC_DEQUEUE, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_QDISC_DEQUEUE, skb, NULL);
 }
 
 SEC("raw_tp/qdisc_dequeue")
 int BPF_PROG(qdisc_dequeue_raw, struct Qdisc *q, const struct netdev_queue *txq, int packets, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_QDISC_DEQUEUE, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_QDISC_DEQUEUE, skb, NULL);
 }
 
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(net_dev_start_xmit_btf, struct sk_buff *skb, struct net_device *dev)
 {
-	return handle_stage(NT_STAGE_NET_DEV_START_XMIT, skb, dev);
+	return handle_stage(ctx, NT_STAGE_NET_DEV_START_XMIT, skb, dev);
 }
 
 SEC("raw_tp/net_dev_start_xmit")
 int BPF_PROG(net_dev_start_xmit_raw, struct sk_buff *skb, struct net_device *dev)
 {
-	return handle_stage(NT_STAGE_NET_DEV_START_XMIT, skb, dev);
+	return handle_stage(ctx, NT_STAGE_NET_DEV_START_XMIT, skb, dev);
 }
 
 /* After the driver took the skb: only its headers are read, through
@@ -327,25 +396,25 @@ int BPF_PROG(net_dev_start_xmit_raw, struct sk_buff *skb, struct net_device *dev
 SEC("tp_btf/net_dev_xmit")
 int BPF_PROG(net_dev_xmit_btf, struct sk_buff *skb, int rc, struct net_device *dev)
 {
-	return handle_stage(NT_STAGE_NET_DEV_XMIT, skb, dev);
+	return handle_stage(ctx, NT_STAGE_NET_DEV_XMIT, skb, dev);
 }
 
 SEC("raw_tp/net_dev_xmit")
 int BPF_PROG(net_dev_xmit_raw, struct sk_buff *skb, int rc, struct net_device *dev)
 {
-	return handle_stage(NT_STAGE_NET_DEV_XMIT, skb, dev);
+	return handle_stage(ctx, NT_STAGE_NET_DEV_XMIT, skb, dev);
 }
 
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(netif_receive_skb_btf, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_NETIF_RECEIVE, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_NETIF_RECEIVE, skb, NULL);
 }
 
 SEC("raw_tp/netif_receive_skb")
 int BPF_PROG(netif_receive_skb_raw, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_NETIF_RECEIVE, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_NETIF_RECEIVE, skb, NULL);
 }
 
 /* ---- function stages: fentry, then kprobe (targets set by the recorder) ---- */
@@ -356,25 +425,25 @@ int BPF_PROG(netif_receive_skb_raw, struct sk_buff *skb)
 SEC("fentry")
 int BPF_PROG(ip_output_fentry, void *net, void *sk, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_IP_OUTPUT, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_IP_OUTPUT, skb, NULL);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(ip_output_kprobe, void *net, void *sk, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_IP_OUTPUT, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_IP_OUTPUT, skb, NULL);
 }
 
 SEC("fentry")
 int BPF_PROG(internal_dev_xmit_fentry, struct sk_buff *skb, struct net_device *dev)
 {
-	return handle_stage(NT_STAGE_INTERNAL_DEV_XMIT, skb, dev);
+	return handle_stage(ctx, NT_STAGE_INTERNAL_DEV_XMIT, skb, dev);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(internal_dev_xmit_kprobe, struct sk_buff *skb, struct net_device *dev)
 {
-	return handle_stage(NT_STAGE_INTERNAL_DEV_XMIT, skb, dev);
+	return handle_stage(ctx, NT_STAGE_INTERNAL_DEV_XMIT, skb, dev);
 }
 
 /* netdev_frame_hook(struct sk_buff **pskb) */
@@ -383,7 +452,7 @@ int BPF_PROG(frame_hook_fentry, struct sk_buff **pskb)
 {
 	struct sk_buff *skb = NULL;
 	bpf_probe_read_kernel(&skb, sizeof(skb), pskb);
-	return handle_stage(NT_STAGE_FRAME_HOOK, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_FRAME_HOOK, skb, NULL);
 }
 
 SEC("kprobe")
@@ -391,33 +460,33 @@ int BPF_KPROBE(frame_hook_kprobe, struct sk_buff **pskb)
 {
 	struct sk_buff *skb = NULL;
 	bpf_probe_read_kernel(&skb, sizeof(skb), pskb);
-	return handle_stage(NT_STAGE_FRAME_HOOK, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_FRAME_HOOK, skb, NULL);
 }
 
 /* ovs_dp_process_packet(const struct sk_buff *skb, struct sw_flow_key *key) */
 SEC("fentry")
 int BPF_PROG(ovs_dp_process_fentry, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_OVS_DP_PROCESS, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_OVS_DP_PROCESS, skb, NULL);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(ovs_dp_process_kprobe, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_OVS_DP_PROCESS, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_OVS_DP_PROCESS, skb, NULL);
 }
 
 /* ovs_dp_upcall(struct datapath *dp, struct sk_buff *skb, ...) */
 SEC("fentry")
 int BPF_PROG(ovs_upcall_fentry, void *dp, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_OVS_UPCALL, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_OVS_UPCALL, skb, NULL);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(ovs_upcall_kprobe, void *dp, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_OVS_UPCALL, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_OVS_UPCALL, skb, NULL);
 }
 
 /* ovs_flow_key_extract_userspace(struct net *net, const struct nlattr *attr,
@@ -425,39 +494,39 @@ int BPF_KPROBE(ovs_upcall_kprobe, void *dp, struct sk_buff *skb)
 SEC("fentry")
 int BPF_PROG(ovs_key_extract_user_fentry, void *net, void *attr, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_OVS_KEY_EXTRACT_USER, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_OVS_KEY_EXTRACT_USER, skb, NULL);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(ovs_key_extract_user_kprobe, void *net, void *attr, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_OVS_KEY_EXTRACT_USER, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_OVS_KEY_EXTRACT_USER, skb, NULL);
 }
 
 /* ovs_vport_send(struct vport *vport, struct sk_buff *skb, u8 mac_proto) */
 SEC("fentry")
 int BPF_PROG(ovs_vport_send_fentry, void *vport, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_OVS_VPORT_SEND, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_OVS_VPORT_SEND, skb, NULL);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(ovs_vport_send_kprobe, void *vport, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_OVS_VPORT_SEND, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_OVS_VPORT_SEND, skb, NULL);
 }
 
 /* nf_conntrack_in(struct sk_buff *skb, const struct nf_hook_state *state) */
 SEC("fentry")
 int BPF_PROG(conntrack_fentry, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_CONNTRACK, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_CONNTRACK, skb, NULL);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(conntrack_kprobe, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_CONNTRACK, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_CONNTRACK, skb, NULL);
 }
 
 /* tcp_v4_rcv / udp_rcv / icmp_rcv (struct sk_buff *skb): one program per
@@ -465,48 +534,48 @@ int BPF_KPROBE(conntrack_kprobe, struct sk_buff *skb)
 SEC("fentry")
 int BPF_PROG(tcp_rcv_fentry, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_PROTO_RCV, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_PROTO_RCV, skb, NULL);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(tcp_rcv_kprobe, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_PROTO_RCV, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_PROTO_RCV, skb, NULL);
 }
 
 SEC("fentry")
 int BPF_PROG(udp_rcv_fentry, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_PROTO_RCV, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_PROTO_RCV, skb, NULL);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(udp_rcv_kprobe, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_PROTO_RCV, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_PROTO_RCV, skb, NULL);
 }
 
 SEC("fentry")
 int BPF_PROG(icmp_rcv_fentry, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_PROTO_RCV, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_PROTO_RCV, skb, NULL);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(icmp_rcv_kprobe, struct sk_buff *skb)
 {
-	return handle_stage(NT_STAGE_PROTO_RCV, skb, NULL);
+	return handle_stage(ctx, NT_STAGE_PROTO_RCV, skb, NULL);
 }
 
 /* tun_net_xmit(struct sk_buff *skb, struct net_device *dev): host to VM. */
 SEC("fentry")
 int BPF_PROG(tun_net_xmit_fentry, struct sk_buff *skb, struct net_device *dev)
 {
-	return handle_stage(NT_STAGE_TUN_NET_XMIT, skb, dev);
+	return handle_stage(ctx, NT_STAGE_TUN_NET_XMIT, skb, dev);
 }
 
 SEC("kprobe")
 int BPF_KPROBE(tun_net_xmit_kprobe, struct sk_buff *skb, struct net_device *dev)
 {
-	return handle_stage(NT_STAGE_TUN_NET_XMIT, skb, dev);
+	return handle_stage(ctx, NT_STAGE_TUN_NET_XMIT, skb, dev);
 }

@@ -227,8 +227,8 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "\n");
     for (const std::string& f : s.files) std::fprintf(stderr, "nettrail-record: wrote %s\n", f.c_str());
     if (s.lost)
-      std::fprintf(stderr, "nettrail-record: WARNING: %llu events lost in the kernel (ring full); "
-                           "see `nettrail info` and consider --ring-size or filters\n",
+      std::fprintf(stderr, "nettrail-record: WARNING: %llu events lost in the kernel (ring or in-kernel map full); "
+                           "see `nettrail info` for which counter, and consider --ring-size, map sizes or filters\n",
                    static_cast<unsigned long long>(s.lost));
   }
   return 0;

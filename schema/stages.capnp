@@ -37,6 +37,9 @@ struct StagesPackets {
   stageCount @16 :List(UInt8);   # how many (stage, time) pairs of the flat lists below are this packet's
   stage @17 :List(UInt8);        # flat: stage ids of all packets, each packet's in time order
   stageTime @18 :List(UInt64);   # flat: CLOCK_BOOTTIME ns of the first hit of stage[i]
+  stageStack @19 :List(UInt32);  # flat, parallel to stage: recording stack id (Stacks) of the
+                                 # kernel stack at the first hit of stage[i], 0 = none; empty
+                                 # when recorded without --stage-stacks
 }
 
 # In-kernel aggregates, cumulative since the start of the recording,
@@ -49,6 +52,23 @@ struct StagesSummary {
   started @3 :UInt64;            # sessions opened at the path's first stage
   completed @4 :UInt64;          # sessions that reached the path's last stage
   inFlight @5 :UInt64;           # sessions open at the snapshot
+  flows @6 :List(StagesFlowBucket);  # per-flow histograms, non-empty buckets only
+  flowHistFull @7 :UInt64;       # samples missing from the per-flow histograms: map full
+}
+
+# One bucket of the per-flow histogram of one stage pair (or end to end).
+struct StagesFlowBucket {
+  srcHi @0 :UInt64;              # IPv6 address or IPv4-mapped, big-endian halves
+  srcLo @1 :UInt64;
+  dstHi @2 :UInt64;
+  dstLo @3 :UInt64;
+  l4Proto @4 :UInt8;             # IPPROTO_*
+  srcPort @5 :UInt16;            # TCP/UDP; ICMP echo id
+  dstPort @6 :UInt16;            # TCP/UDP; 0 for ICMP
+  fromStage @7 :UInt8;           # nt_stage id; 255 with toStage 255 = end to end
+  toStage @8 :UInt8;
+  log2Ns @9 :UInt8;              # bucket b holds times in [2^b, 2^(b+1)) ns (b = 0 also holds 0)
+  count @10 :UInt64;
 }
 
 struct StagesBucket {

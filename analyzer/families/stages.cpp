@@ -1,7 +1,9 @@
 // Stages family, analyzer side: StagesPackets -> stages_packet/stages_time,
-// StagesSummary -> stages_hist/stages_interval, the report sections, and the
-// terminal view of `nettrail stages` (BCC-style log2 histograms per stage
-// pair, like the seed's system_network_latency_summary.py).
+// StagesSummary -> stages_hist/stages_flow_hist/stages_interval, the report
+// sections, and the terminal view of `nettrail stages` (BCC-style log2
+// histograms per stage pair and per flow, like the seed's
+// system_network_latency_summary.py, and per-packet waterfalls like its
+// _details.py, with the kernel stack of each stage under --stage-stacks).
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -35,9 +37,11 @@ class StagesImporter final : public FamilyImporter {
     NT_RETURN_IF_ERROR(db.exec(embeddedAsset("queries/stages.sql")));
     NT_ASSIGN_OR_RETURN(insert_packet_, db.prepare("INSERT INTO stages_packet VALUES "
                                                    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
-    NT_ASSIGN_OR_RETURN(insert_time_, db.prepare("INSERT INTO stages_time VALUES (?,?,?,?,?,?)"));
+    NT_ASSIGN_OR_RETURN(insert_time_, db.prepare("INSERT INTO stages_time VALUES (?,?,?,?,?,?,?)"));
+    NT_ASSIGN_OR_RETURN(insert_flow_hist_,
+                        db.prepare("INSERT INTO stages_flow_hist VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"));
     NT_ASSIGN_OR_RETURN(insert_hist_, db.prepare("INSERT INTO stages_hist VALUES (?,?,?,?,?,?)"));
-    NT_ASSIGN_OR_RETURN(insert_interval_, db.prepare("INSERT INTO stages_interval VALUES (?,?,?,?,?)"));
+    NT_ASSIGN_OR_RETURN(insert_interval_, db.prepare("INSERT INTO stages_interval VALUES (?,?,?,?,?,?)"));
     return Status::ok();
   }
 
@@ -62,10 +66,12 @@ class StagesImporter final : public FamilyImporter {
     insert_packet_ = Statement();
     insert_time_ = Statement();
     insert_hist_ = Statement();
+    insert_flow_hist_ = Statement();
     insert_interval_ = Statement();
     return ctx.db().exec(
         "CREATE INDEX stages_time_packet ON stages_time(packet_id, position);"
-        "CREATE INDEX stages_packet_total ON stages_packet(complete, total_ns);");
+        "CREATE INDEX stages_packet_total ON stages_packet(complete, total_ns);"
+        "CREATE INDEX stages_flow_hist_flow ON stages_flow_hist(flow, from_stage, to_stage);");
   }
 
   uint64_t eventCount(Batch::Reader batch) const override {
@@ -91,10 +97,14 @@ class StagesImporter final : public FamilyImporter {
   Status importPackets(StagesPackets::Reader p, IngestContext& ctx);
   Status importSummary(StagesSummary::Reader s, IngestContext& ctx);
 
-  Statement insert_packet_, insert_time_, insert_hist_, insert_interval_;
+  Statement insert_packet_, insert_time_, insert_hist_, insert_flow_hist_, insert_interval_;
   std::map<uint8_t, std::string> names_;
   std::map<std::tuple<uint8_t, uint8_t, uint8_t>, uint64_t> hist_last_;
-  uint64_t started_last_ = 0, completed_last_ = 0;
+  // Per-flow cumulative counts of the previous snapshot: (flow fields, from, to, bucket).
+  using FlowBucketKey = std::tuple<uint64_t, uint64_t, uint64_t, uint64_t, uint8_t, uint16_t, uint16_t, uint8_t,
+                                   uint8_t, uint8_t>;
+  std::map<FlowBucketKey, uint64_t> flow_last_;
+  uint64_t started_last_ = 0, completed_last_ = 0, flow_full_last_ = 0;
   int64_t next_packet_id_ = 1;
   uint64_t short_batches_ = 0, short_rows_ = 0;
 };
@@ -119,6 +129,8 @@ Status StagesImporter::importPackets(StagesPackets::Reader p, IngestContext& ctx
   auto stage_count = p.getStageCount();
   auto stage = p.getStage();
   auto stage_time = p.getStageTime();
+  // Empty when recorded without --stage-stacks (or by an older recorder).
+  auto stage_stack = p.getStageStack();
   const size_t sizes[] = {cpu.size(),    netns.size(),    ifindex.size(),  length.size(),  vlan.size(),
                           src_hi.size(), src_lo.size(),   dst_hi.size(),   dst_lo.size(),  l4.size(),
                           src_port.size(), dst_port.size(), tcp_seq.size(), ip_id.size(), repeats.size(),
@@ -149,6 +161,9 @@ Status StagesImporter::importPackets(StagesPackets::Reader p, IngestContext& ctx
       insert_time_.bind(4, static_cast<int64_t>(t));
       insert_time_.bind(5, static_cast<int64_t>(t - prev));
       insert_time_.bind(6, static_cast<int64_t>(t - first));
+      const uint32_t stack = offset + k < stage_stack.size() ? stage_stack[offset + k] : 0;
+      if (stack != 0) insert_time_.bind(7, static_cast<int64_t>(stack));
+      else insert_time_.bindNull(7);
       NT_RETURN_IF_ERROR(insert_time_.run().context("stages: insert stages_time"));
       prev = t;
     }
@@ -224,15 +239,56 @@ Status StagesImporter::importSummary(StagesSummary::Reader summary, IngestContex
     NT_RETURN_IF_ERROR(insert_hist_.run().context("stages: insert stages_hist"));
     ctx.addRows(1);
   }
+  for (StagesFlowBucket::Reader b : summary.getFlows()) {
+    const FlowBucketKey key{b.getSrcHi(),   b.getSrcLo(),     b.getDstHi(),   b.getDstLo(), b.getL4Proto(),
+                            b.getSrcPort(), b.getDstPort(),   b.getFromStage(), b.getToStage(), b.getLog2Ns()};
+    uint64_t& last = flow_last_[key];
+    const uint64_t count = b.getCount();
+    const uint64_t grew = count >= last ? count - last : count;
+    last = count;
+    if (grew == 0) continue;
+    const uint8_t proto = b.getL4Proto();
+    const bool icmp = proto == kIpprotoIcmp || proto == kIpprotoIcmpv6;
+    const std::string src = formatIp(b.getSrcHi(), b.getSrcLo()), dst = formatIp(b.getDstHi(), b.getDstLo());
+    const std::string l4(l4ProtoName(proto));
+    const std::string flow =
+        icmp ? l4 + " " + src + " > " + dst + " id " + std::to_string(b.getSrcPort())
+             : l4 + " " + src + ":" + std::to_string(b.getSrcPort()) + " > " + dst + ":" + std::to_string(b.getDstPort());
+    Statement& s = insert_flow_hist_;
+    s.bind(1, interval);
+    s.bind(2, time);
+    s.bind(3, flow);
+    s.bindStatic(4, l4ProtoName(proto));
+    s.bind(5, src);
+    s.bind(6, dst);
+    if (icmp) {
+      s.bindNull(7);
+      s.bindNull(8);
+      s.bind(9, int64_t{b.getSrcPort()});
+    } else {
+      s.bind(7, int64_t{b.getSrcPort()});
+      s.bind(8, int64_t{b.getDstPort()});
+      s.bindNull(9);
+    }
+    s.bindStatic(10, stageName(b.getFromStage(), ctx));
+    s.bindStatic(11, stageName(b.getToStage(), ctx));
+    s.bind(12, int64_t{b.getLog2Ns()});
+    s.bind(13, static_cast<int64_t>(grew));
+    NT_RETURN_IF_ERROR(s.run().context("stages: insert stages_flow_hist"));
+    ctx.addRows(1);
+  }
   const uint64_t started = summary.getStarted(), completed = summary.getCompleted();
+  const uint64_t flow_full = summary.getFlowHistFull();
   insert_interval_.bind(1, interval);
   insert_interval_.bind(2, time);
   insert_interval_.bind(3, static_cast<int64_t>(started >= started_last_ ? started - started_last_ : started));
   insert_interval_.bind(4,
                         static_cast<int64_t>(completed >= completed_last_ ? completed - completed_last_ : completed));
   insert_interval_.bind(5, static_cast<int64_t>(summary.getInFlight()));
+  insert_interval_.bind(6, static_cast<int64_t>(flow_full >= flow_full_last_ ? flow_full - flow_full_last_ : flow_full));
   started_last_ = started;
   completed_last_ = completed;
+  flow_full_last_ = flow_full;
   return insert_interval_.run().context("stages: insert stages_interval");
 }
 
@@ -289,6 +345,16 @@ Status StagesImporter::addReportSections(Db& db, ReportBuilder& report) {
       "FROM stages_waterfall w JOIN (SELECT packet_id FROM stages_slowest LIMIT 10) s USING (packet_id) "
       "ORDER BY w.packet_id, w.position",
       200));
+  NT_RETURN_IF_ERROR(report.table(
+      "Latency per flow and stage pair (in-kernel histograms; the percentile is below the value), microseconds", db,
+      "SELECT flow, segment, packets, ROUND(p50_below_ns / 1000.0, 1) AS p50_below_us, "
+      "ROUND(p90_below_ns / 1000.0, 1) AS p90_below_us, ROUND(p99_below_ns / 1000.0, 1) AS p99_below_us, "
+      "ROUND(max_below_ns / 1000.0, 1) AS max_below_us FROM stages_flow_latency",
+      300));
+  NT_ASSIGN_OR_RETURN(int64_t stage_stacks, db.queryInt("SELECT COUNT(*) FROM stages_stack"));
+  if (stage_stacks > 0)
+    NT_RETURN_IF_ERROR(report.stacks("Kernel stacks per stage (--stage-stacks)", db,
+                                     "SELECT packets, stack_id, stage FROM stages_stack ORDER BY packets DESC", 30));
   NT_RETURN_IF_ERROR(report.table("Sessions", db, "SELECT started, completed, incomplete FROM stages_sessions", 1));
   NT_RETURN_IF_ERROR(report.table("Incomplete paths by last stage reached", db,
                                   "SELECT last_stage, packets FROM stages_incomplete", 50));
@@ -316,6 +382,89 @@ void printHistogram(const std::vector<std::pair<int64_t, int64_t>>& buckets, std
   }
 }
 
+// Per-flow in-kernel histograms: the `top` flows with the most packets, each
+// with its end-to-end histogram and its stage pairs' bucket percentiles.
+Status printFlowSection(Db& db, int top, std::ostream& out) {
+  NT_ASSIGN_OR_RETURN(Statement flows, db.prepare("SELECT flow, MAX(flow_packets) FROM stages_flow_latency GROUP BY "
+                                                  "flow ORDER BY MAX(flow_packets) DESC, flow LIMIT ?"));
+  flows.bind(1, static_cast<int64_t>(top));
+  NT_ASSIGN_OR_RETURN(int64_t flow_count, db.queryInt("SELECT COUNT(DISTINCT flow) FROM stages_flow_hist"));
+  bool header = false;
+  char line[256];
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, flows.step());
+    if (!row) break;
+    if (!header)
+      out << "Per flow (in-kernel histograms; " << std::min<int64_t>(top, flow_count) << " of " << flow_count
+          << " flows, most packets first):\n";
+    header = true;
+    const std::string flow = flows.columnText(0);
+    out << "flow " << escapeForTerminal(flow) << ": " << flows.columnInt(1) << " packets end to end\n";
+    NT_ASSIGN_OR_RETURN(Statement e2e, db.prepare("SELECT log2_ns, count FROM stages_flow_log2 WHERE flow = ? AND "
+                                                  "from_stage = 'end_to_end' ORDER BY log2_ns"));
+    e2e.bind(1, flow);
+    std::vector<std::pair<int64_t, int64_t>> values;
+    while (true) {
+      NT_ASSIGN_OR_RETURN(bool b, e2e.step());
+      if (!b) break;
+      values.push_back({e2e.columnInt(0), e2e.columnInt(1)});
+    }
+    printHistogram(values, out);
+    NT_ASSIGN_OR_RETURN(Statement pairs, db.prepare("SELECT segment, packets, p50_below_ns, p99_below_ns, "
+                                                    "max_below_ns FROM stages_flow_latency WHERE flow = ?"));
+    pairs.bind(1, flow);
+    std::snprintf(line, sizeof(line), "  %-54s %8s %10s %10s %10s\n", "segment (us, below)", "packets", "p50",
+                  "p99", "max");
+    out << line;
+    while (true) {
+      NT_ASSIGN_OR_RETURN(bool p, pairs.step());
+      if (!p) break;
+      std::snprintf(line, sizeof(line), "  %-54s %8lld %10.1f %10.1f %10.1f\n",
+                    escapeForTerminal(pairs.columnText(0)).c_str(), static_cast<long long>(pairs.columnInt(1)),
+                    pairs.columnInt(2) / 1000.0, pairs.columnInt(3) / 1000.0, pairs.columnInt(4) / 1000.0);
+      out << line;
+    }
+    out << "\n";
+  }
+  NT_ASSIGN_OR_RETURN(int64_t full, db.queryInt("SELECT COALESCE(SUM(flow_hist_full), 0) FROM stages_interval"));
+  if (full > 0)
+    out << "Per-flow histograms are incomplete: " << full
+        << " sample(s) found the in-kernel flow map full (raise --stages-flows)\n\n";
+  return Status::ok();
+}
+
+// --stage-stacks: per stage, its most frequent kernel stacks with frames.
+Status printStageStacks(Db& db, int top, std::ostream& out) {
+  NT_ASSIGN_OR_RETURN(Statement stacks, db.prepare("SELECT stage, stack_id, packets FROM stages_stack"));
+  NT_ASSIGN_OR_RETURN(Statement frames, db.prepare("SELECT frame FROM stages_stack_frame WHERE stack_id = ? AND "
+                                                   "stage = ? ORDER BY frame_index"));
+  std::string stage;
+  int shown = 0;
+  bool header = false;
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, stacks.step());
+    if (!row) break;
+    if (!header) out << "\nKernel stacks per stage (--stage-stacks):\n";
+    header = true;
+    if (stacks.columnText(0) != stage) {
+      stage = stacks.columnText(0);
+      shown = 0;
+    }
+    if (shown++ >= top) continue;
+    out << escapeForTerminal(stage) << " [stack_id: " << stacks.columnInt(1) << "] " << stacks.columnInt(2)
+        << " packet(s)\n";
+    frames.bind(1, stacks.columnInt(1));
+    frames.bind(2, stage);
+    while (true) {
+      NT_ASSIGN_OR_RETURN(bool f, frames.step());
+      if (!f) break;
+      out << "    " << escapeForTerminal(frames.columnText(0)) << "\n";
+    }
+    frames.reset();
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Status printStagesView(Db& db, int top, std::ostream& out) {
@@ -335,7 +484,17 @@ Status printStagesView(Db& db, int top, std::ostream& out) {
   NT_ASSIGN_OR_RETURN(bool has_sessions, sessions.step());
   if (has_sessions)
     out << "Sessions: " << sessions.columnInt(0) << " started, " << sessions.columnInt(1) << " completed, "
-        << sessions.columnInt(2) << " incomplete\n\n";
+        << sessions.columnInt(2) << " incomplete\n";
+  NT_ASSIGN_OR_RETURN(Statement incomplete, db.prepare("SELECT last_stage, packets FROM stages_incomplete"));
+  bool incomplete_header = false;
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, incomplete.step());
+    if (!row) break;
+    if (!incomplete_header) out << "Recorded incomplete packets by last stage reached:\n";
+    incomplete_header = true;
+    out << "  " << escapeForTerminal(incomplete.columnText(0)) << ": " << incomplete.columnInt(1) << "\n";
+  }
+  out << "\n";
 
   // Pairs in the order packets reach them (first position seen), end to end last.
   NT_ASSIGN_OR_RETURN(Statement pairs,
@@ -360,7 +519,9 @@ Status printStagesView(Db& db, int top, std::ostream& out) {
       values.push_back({buckets.columnInt(0), buckets.columnInt(1)});
     }
     printHistogram(values, out);
-    out << "\n";
+    int64_t total = 0;
+    for (const auto& [b, c] : values) total += c;
+    out << "Total packets: " << total << "\n\n";
   }
 
   NT_ASSIGN_OR_RETURN(Statement pct, db.prepare("SELECT segment, packets, p50_ns, p90_ns, p99_ns, p999_ns, max_ns "
@@ -384,6 +545,8 @@ Status printStagesView(Db& db, int top, std::ostream& out) {
   }
   if (pct_header) out << "\n";
 
+  NT_RETURN_IF_ERROR(printFlowSection(db, top, out));
+
   NT_ASSIGN_OR_RETURN(Statement slow, db.prepare("SELECT packet_id, total_us, flow, identity, upcall FROM "
                                                  "stages_slowest LIMIT ?"));
   slow.bind(1, static_cast<int64_t>(top));
@@ -394,18 +557,24 @@ Status printStagesView(Db& db, int top, std::ostream& out) {
     std::snprintf(line, sizeof(line), "packet %lld: %.1f us %s", static_cast<long long>(id), slow.columnDouble(1),
                   slow.columnInt(4) ? "(upcall) " : "");
     out << line << escapeForTerminal(slow.columnText(2)) << " " << escapeForTerminal(slow.columnText(3)) << "\n";
-    NT_ASSIGN_OR_RETURN(Statement steps, db.prepare("SELECT stage, at_us, step_us FROM stages_waterfall "
-                                                    "WHERE packet_id = ? ORDER BY position"));
+    NT_ASSIGN_OR_RETURN(Statement steps,
+                        db.prepare("SELECT w.stage, w.at_us, w.step_us, (SELECT f.frame FROM stack_frame_text f "
+                                   "WHERE f.stack_id = t.stack_id AND f.tracing = 0 ORDER BY f.frame_index LIMIT 1) "
+                                   "FROM stages_waterfall w "
+                                   "JOIN stages_time t USING (packet_id, position) WHERE w.packet_id = ? "
+                                   "ORDER BY w.position"));
     steps.bind(1, id);
     while (true) {
       NT_ASSIGN_OR_RETURN(bool s, steps.step());
       if (!s) break;
-      std::snprintf(line, sizeof(line), "    %-34s +%10.1f us  (step %8.1f us)\n",
+      std::snprintf(line, sizeof(line), "    %-34s +%10.1f us  (step %8.1f us)",
                     escapeForTerminal(steps.columnText(0)).c_str(), steps.columnDouble(1), steps.columnDouble(2));
       out << line;
+      if (!steps.columnIsNull(3)) out << "  at " << escapeForTerminal(steps.columnText(3));
+      out << "\n";
     }
   }
-  return Status::ok();
+  return printStageStacks(db, top, out);
 }
 
 std::unique_ptr<FamilyImporter> makeImporter() { return std::make_unique<StagesImporter>(); }

@@ -72,7 +72,10 @@ CREATE TABLE stages_time(
   -- Time since the packet's previous stage, ns; 0 at position 0.
   since_prev_ns INTEGER,
   -- Time since the packet's first stage, ns.
-  since_first_ns INTEGER
+  since_first_ns INTEGER,
+  -- Kernel stack at the first hit of the stage (stack table), NULL unless
+  -- recorded with --stage-stacks (or when the stack could not be taken).
+  stack_id INTEGER
 );
 
 -- In-kernel log2 histograms per interval: one row per pair, bucket and
@@ -104,7 +107,42 @@ CREATE TABLE stages_interval(
   -- Packets that reached the path's last stage in this interval.
   completed INTEGER,
   -- Sessions open at the end of the interval.
-  in_flight INTEGER
+  in_flight INTEGER,
+  -- Samples missing from the per-flow histograms in this interval because the
+  -- in-kernel flow map (--stages-flows entries) was full (data loss).
+  flow_hist_full INTEGER
+);
+
+-- In-kernel log2 histograms per flow, stage pair and interval: one row per
+-- flow, pair, bucket and interval in which the bucket grew. A flow is the
+-- 5-tuple (ICMP: addresses and echo id); pairs as in stages_hist.
+CREATE TABLE stages_flow_hist(
+  -- Interval number, 0 for the first.
+  interval_index INTEGER,
+  -- CLOCK_BOOTTIME at the end of the interval, ns.
+  time_ns INTEGER,
+  -- Flow in text form, e.g. 'UDP 10.0.0.1:40000 > 10.0.0.2:53' or 'ICMP a > b id 7'.
+  flow TEXT,
+  -- L4 protocol name: TCP, UDP, ICMP, ICMPv6.
+  l4 TEXT,
+  -- Source IP address in text form.
+  src_ip TEXT,
+  -- Destination IP address in text form.
+  dst_ip TEXT,
+  -- TCP/UDP source port; NULL for ICMP.
+  src_port INTEGER,
+  -- TCP/UDP destination port; NULL for ICMP.
+  dst_port INTEGER,
+  -- ICMP echo id; NULL otherwise.
+  icmp_id INTEGER,
+  -- Stage the time is measured from, or end_to_end.
+  from_stage TEXT,
+  -- Stage the time is measured to, or end_to_end.
+  to_stage TEXT,
+  -- Bucket: times in [2^log2_ns, 2^(log2_ns+1)) ns.
+  log2_ns INTEGER,
+  -- Packets of the flow that fell in the bucket in this interval.
+  count INTEGER
 );
 
 -- Each adjacent pair of stages of each recorded packet.
@@ -263,3 +301,118 @@ CREATE VIEW stages_sessions(
 ) AS
 SELECT COALESCE(SUM(started), 0), COALESCE(SUM(completed), 0), COALESCE(SUM(started) - SUM(completed), 0)
 FROM stages_interval;
+
+-- Per-flow in-kernel log2 histograms over the whole recording (every packet
+-- of the flow, not only those above --latency-us).
+CREATE VIEW stages_flow_log2(
+  -- Flow in text form.
+  flow,
+  -- Earlier stage, or end_to_end.
+  from_stage,
+  -- Later stage, or end_to_end.
+  to_stage,
+  -- Bucket: times in [2^log2_ns, 2^(log2_ns+1)) ns.
+  log2_ns,
+  -- Lower bound of the bucket, ns.
+  low_ns,
+  -- Packets of the flow in the bucket.
+  count
+) AS
+SELECT flow, from_stage, to_stage, log2_ns, CASE WHEN log2_ns = 0 THEN 0 ELSE (1 << log2_ns) END, SUM(count)
+FROM stages_flow_hist GROUP BY flow, from_stage, to_stage, log2_ns;
+
+-- Per flow and stage pair (and end to end): packets and log2-bucket
+-- percentiles from the in-kernel per-flow histograms. Percentiles are upper
+-- bounds (the bucket holding the nearest-rank sample ends below them); exact
+-- values per packet are in stages_latency. Flows with the most packets first,
+-- pairs in path order, end to end last.
+CREATE VIEW stages_flow_latency(
+  -- Flow in text form.
+  flow,
+  -- 'from -> to' for a stage pair, 'end to end' for the whole path.
+  segment,
+  -- Earlier stage, or end_to_end.
+  from_stage,
+  -- Later stage, or end_to_end.
+  to_stage,
+  -- Packets of the flow measured on this segment.
+  packets,
+  -- The median is below this, ns (end of its log2 bucket).
+  p50_below_ns,
+  -- The 90th percentile is below this, ns.
+  p90_below_ns,
+  -- The 99th percentile is below this, ns.
+  p99_below_ns,
+  -- The maximum is below this, ns.
+  max_below_ns,
+  -- Packets of the flow end to end (for ordering flows).
+  flow_packets,
+  -- Position of to_stage in the recorded path (enum nt_stages_path), 1000 for end to end.
+  sort_key
+) AS
+WITH totals AS (
+  SELECT flow, from_stage, to_stage, log2_ns, SUM(count) AS c
+  FROM stages_flow_hist GROUP BY flow, from_stage, to_stage, log2_ns
+),
+cum AS (
+  SELECT flow, from_stage, to_stage, log2_ns, c,
+         SUM(c) OVER (PARTITION BY flow, from_stage, to_stage ORDER BY log2_ns) AS run,
+         SUM(c) OVER (PARTITION BY flow, from_stage, to_stage) AS n
+  FROM totals
+),
+per_flow AS (
+  SELECT flow, SUM(c) AS flow_packets FROM totals WHERE from_stage = 'end_to_end' GROUP BY flow
+)
+SELECT c.flow,
+       CASE WHEN c.from_stage = 'end_to_end' THEN 'end to end' ELSE c.from_stage || ' -> ' || c.to_stage END,
+       c.from_stage, c.to_stage, MAX(c.n),
+       MIN(CASE WHEN c.run >= 0.5 * c.n THEN 1 << (c.log2_ns + 1) END),
+       MIN(CASE WHEN c.run >= 0.9 * c.n THEN 1 << (c.log2_ns + 1) END),
+       MIN(CASE WHEN c.run >= 0.99 * c.n THEN 1 << (c.log2_ns + 1) END),
+       MAX(1 << (c.log2_ns + 1)),
+       COALESCE(f.flow_packets, 0),
+       COALESCE((SELECT MIN(e.value) FROM enum_value e WHERE e.enum_name = 'nt_stages_path' AND e.name = c.to_stage),
+                1000)
+FROM cum c LEFT JOIN per_flow f USING (flow)
+GROUP BY c.flow, c.from_stage, c.to_stage
+ORDER BY COALESCE(f.flow_packets, 0) DESC, c.flow, 11;
+
+-- Kernel stacks at each stage (--stage-stacks): per stage and stack, how many
+-- recorded packets had that stack at their first hit of the stage. Stages in
+-- path order, most frequent stack first.
+CREATE VIEW stages_stack(
+  -- Stage name.
+  stage,
+  -- Kernel stack id (stack_frame_text has its frames).
+  stack_id,
+  -- Recorded packets whose first hit of the stage had this stack.
+  packets,
+  -- Innermost frame outside the tracing machinery, e.g. dev_hard_start_xmit+0x9e.
+  top_frame,
+  -- Position of the stage in the recorded path (enum nt_stages_path), NULL if not on it.
+  sort_key
+) AS
+SELECT t.stage, t.stack_id, COUNT(*),
+       (SELECT f.frame FROM stack_frame_text f WHERE f.stack_id = t.stack_id AND f.tracing = 0
+        ORDER BY f.frame_index LIMIT 1),
+       (SELECT MIN(e.value) FROM enum_value e WHERE e.enum_name = 'nt_stages_path' AND e.name = t.stage)
+FROM stages_time t WHERE t.stack_id IS NOT NULL
+GROUP BY t.stage, t.stack_id ORDER BY 5, t.stage, COUNT(*) DESC, t.stack_id;
+
+-- The symbolized frames of each stage's stacks (--stage-stacks), innermost
+-- first, without the tracing machinery: stage -> stack -> frames.
+CREATE VIEW stages_stack_frame(
+  -- Stage name.
+  stage,
+  -- Kernel stack id.
+  stack_id,
+  -- Recorded packets whose first hit of the stage had this stack.
+  packets,
+  -- 0 for the innermost frame (tracing frames included in the numbering).
+  frame_index,
+  -- symbol+0xoffset [module], or the raw address when unresolved.
+  frame
+) AS
+SELECT s.stage, s.stack_id, s.packets, f.frame_index, f.frame
+FROM stages_stack s JOIN stack_frame_text f ON f.stack_id = s.stack_id AND f.tracing = 0
+ORDER BY s.sort_key, s.stage, s.packets DESC, s.stack_id, f.frame_index;

@@ -1,7 +1,8 @@
 // Stages family, recorder side: the path of the chosen direction as a list of
 // optional hooks (tracepoint stages: tp_btf -> raw_tp; function stages:
 // fentry -> kprobe), filters -> rodata, the first and last attached stage of
-// the path, ring records -> columnar StagesPackets, histogram snapshots.
+// the path, ring records -> columnar StagesPackets (with stage stacks under
+// --stage-stacks), per-pair and per-flow histogram snapshots.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
@@ -18,6 +19,7 @@ namespace {
 
 constexpr size_t kBatchPackets = 16384;
 constexpr uint8_t kEndToEnd = 255;
+constexpr uint32_t kStackEntries = 16384;  // distinct kernel stacks over all stages (--stage-stacks)
 
 // Names of enum nt_stage, in id order; written to the header as enum "nt_stage".
 const char* const kStageNames[NT_STAGE_MAX] = {
@@ -91,7 +93,7 @@ std::vector<std::string> splitComma(const std::string& text) {
 struct Columns {
   std::vector<bool> complete;
   std::vector<uint16_t> cpu, vlan_id, src_port, dst_port, ip_id, repeats;
-  std::vector<uint32_t> netns, ifindex, length, tcp_seq;
+  std::vector<uint32_t> netns, ifindex, length, tcp_seq, stage_stack;
   std::vector<uint64_t> src_hi, src_lo, dst_hi, dst_lo, stage_time;
   std::vector<uint8_t> l4_proto, stage_count, stage;
   size_t size() const { return complete.size(); }
@@ -113,6 +115,15 @@ class StagesProbe : public ProbeFamily {
     o.add({"latency-us", 0, "US", "stages: per-packet records only for packets at least this slow end to end", "0",
            g});
     o.add({"stages-sessions", 0, "N", "stages: packets followed at once (in-kernel LRU map)", "65536", g});
+    o.add({"stages-flows", 0, "N",
+           "stages: per-flow histogram entries in the kernel (one per flow and stage pair, about 11 per flow "
+           "on a full tx path); samples of flows beyond it are counted as flow_hist_full; 0 turns per-flow "
+           "histograms off",
+           "8192", g});
+    o.add({"stage-stacks", 0, "",
+           "stages: record the kernel stack at each stage of each packet (symbolized like drop stacks; a stack "
+           "walk per stage hit, so off by default)",
+           "", g});
     // Shared with the drop family (OptionSet keeps the first spec of a name).
     o.add({"interval", 'i', "SECONDS", "summary snapshot interval", "1s", g});
     o.add({"src-ip", 0, "IP", "only drops with this source address (IPv4 or IPv6)", "", g});
@@ -169,6 +180,9 @@ class StagesProbe : public ProbeFamily {
     NT_ASSIGN_OR_RETURN(uint64_t sessions, options.getUint("stages-sessions", 1u << 24));
     if (sessions < 64) return Status::error("--stages-sessions: at least 64");
     sessions_ = static_cast<uint32_t>(sessions);
+    NT_ASSIGN_OR_RETURN(uint64_t flows, options.getUint("stages-flows", 1u << 22));
+    flows_ = static_cast<uint32_t>(flows);
+    stage_stacks_ = options.flag("stage-stacks");
     NT_ASSIGN_OR_RETURN(uint64_t ring, options.getBytes("ring-size"));
     if (ring < 4096 || (ring & (ring - 1)) != 0 || ring > (1ull << 30))
       return Status::error("--ring-size: must be a power of two between 4K and 1G, got ", ring);
@@ -201,6 +215,8 @@ class StagesProbe : public ProbeFamily {
     setup.options.push_back({"path", vm_name_.empty() ? "local" : "vm"});
     setup.options.push_back({"interval_ms", std::to_string(interval_ns_ / 1'000'000)});
     setup.options.push_back({"latency_ns", std::to_string(latency_ns_)});
+    setup.options.push_back({"flow_entries", std::to_string(flows_)});
+    setup.options.push_back({"stage_stacks", stage_stacks_ ? "on" : "off"});
     return Status::ok();
   }
 
@@ -284,9 +300,14 @@ class StagesProbe : public ProbeFamily {
     ro->cfg_dst_port = dst_port_;
     ro->cfg_latency_ns = latency_ns_;
     ro->cfg_details = true;
+    ro->cfg_flow_hist = flows_ > 0;
+    ro->cfg_stage_stacks = stage_stacks_;
     ro->cfg_wakeup_bytes = ring_bytes_ / 8;
     bpf_map__set_max_entries(skel_->maps.stages_events, ring_bytes_);
     bpf_map__set_max_entries(skel_->maps.stages_sessions, sessions_);
+    // Maps cannot have 0 entries: an unused one keeps a single slot.
+    bpf_map__set_max_entries(skel_->maps.stages_flow_hist, std::max<uint32_t>(flows_, 1));
+    bpf_map__set_max_entries(skel_->maps.stages_stacks, stage_stacks_ ? kStackEntries : 1);
     return skel_->obj;
   }
 
@@ -300,6 +321,8 @@ class StagesProbe : public ProbeFamily {
     sink_ = &sink;
     sessions_fd_ = bpf_map__fd(skel_->maps.stages_sessions);
     devices_fd_ = bpf_map__fd(skel_->maps.stages_devices);
+    flows_fd_ = bpf_map__fd(skel_->maps.stages_flow_hist);
+    stacks_.reset(stage_stacks_ ? bpf_map__fd(skel_->maps.stages_stacks) : -1, &sink);
     schedule_ = FlushSchedule();
     schedule_.setSnapshotInterval(interval_ns_);
     return Status::ok();
@@ -326,7 +349,7 @@ class StagesProbe : public ProbeFamily {
         {"stage_hits", false},      {"filtered_out", false},       {"sessions_started", false},
         {"sessions_completed", false}, {"hit_without_session", false}, {"stage_repeated", false},
         {"sessions_restarted", false}, {"session_map_full", true},  {"ring_reserve_failed", true},
-        {"details_submitted", false},
+        {"details_submitted", false},  {"flow_hist_full", true},  {"stage_stack_missing", false},
     };
     std::vector<CounterValue> out;
     if (!readBss()) return out;
@@ -399,6 +422,7 @@ class StagesProbe : public ProbeFamily {
     for (uint8_t i = 0; i < n; ++i) {
       c.stage.push_back(hits[i].second);
       c.stage_time.push_back(hits[i].first);
+      if (stage_stacks_) c.stage_stack.push_back(stacks_.kernelStack(s.stack[hits[i].second]));
     }
     noteDevice(s.netns, s.ifindex);
     ++events_;
@@ -456,6 +480,7 @@ class StagesProbe : public ProbeFamily {
     fillList(p.initStageCount(n), c.stage_count);
     fillList(p.initStage(static_cast<unsigned>(c.stage.size())), c.stage);
     fillList(p.initStageTime(static_cast<unsigned>(c.stage_time.size())), c.stage_time);
+    if (stage_stacks_) fillList(p.initStageStack(static_cast<unsigned>(c.stage_stack.size())), c.stage_stack);
     c.clear();
     return sink_->writeBatch(message);
   }
@@ -487,8 +512,41 @@ class StagesProbe : public ProbeFamily {
         ++in_flight;
       }
     }
+    std::vector<std::pair<nt_stages_flow_key, nt_stages_flow_hist>> flows;
+    if (flows_ > 0) {
+      nt_stages_flow_key key{}, next{};
+      bool first = true;
+      while (bpf_map_get_next_key(flows_fd_, first ? nullptr : &key, &next) == 0) {
+        first = false;
+        key = next;
+        nt_stages_flow_hist hist{};
+        if (bpf_map_lookup_elem(flows_fd_, &key, &hist) == 0) flows.push_back({key, hist});
+      }
+    }
+    unsigned flow_buckets = 0;
+    for (const auto& [key, hist] : flows)
+      for (uint64_t v : hist.buckets) flow_buckets += v != 0;
     capnp::MallocMessageBuilder message;
     auto summary = message.initRoot<Chunk>().initBatch().initStages().initSummary();
+    summary.setFlowHistFull(bss_->stages_counters[NT_STAGES_FLOW_FULL]);
+    auto flow_list = summary.initFlows(flow_buckets);
+    unsigned at = 0;
+    for (const auto& [key, hist] : flows)
+      for (uint8_t b = 0; b < NT_STAGES_BUCKETS; ++b) {
+        if (hist.buckets[b] == 0) continue;
+        auto out = flow_list[at++];
+        out.setSrcHi(bigEndian64(key.saddr));
+        out.setSrcLo(bigEndian64(key.saddr + 8));
+        out.setDstHi(bigEndian64(key.daddr));
+        out.setDstLo(bigEndian64(key.daddr + 8));
+        out.setL4Proto(key.l4_proto);
+        out.setSrcPort(key.sport);
+        out.setDstPort(key.dport);
+        out.setFromStage(key.from_stage == NT_STAGE_MAX ? kEndToEnd : key.from_stage);
+        out.setToStage(key.to_stage == NT_STAGE_MAX ? kEndToEnd : key.to_stage);
+        out.setLog2Ns(b);
+        out.setCount(hist.buckets[b]);
+      }
     summary.setTimeNs(now);
     summary.setIntervalIndex(interval_index_++);
     summary.setStarted(bss_->stages_counters[NT_STAGES_STARTED]);
@@ -512,14 +570,16 @@ class StagesProbe : public ProbeFamily {
   uint8_t src_ip_[16] = {}, dst_ip_[16] = {};
   uint16_t src_port_ = 0, dst_port_ = 0;
   uint64_t latency_ns_ = 0, interval_ns_ = 1'000'000'000ull;
-  uint32_t sessions_ = 65536, ring_bytes_ = 16u << 20;
+  uint32_t sessions_ = 65536, ring_bytes_ = 16u << 20, flows_ = 8192;
+  bool stage_stacks_ = false;
   std::vector<uint32_t> path_;
   uint32_t enabled_mask_ = 0, start_stage_ = 0, end_stage_ = 0, phy_stage_mask_ = 0, vm_stage_mask_ = 0;
   Status plan_status_;
   stages_bpf* skel_ = nullptr;
   std::unique_ptr<stages_bpf::stages_bpf__bss> bss_;
   RecordingSink* sink_ = nullptr;
-  int sessions_fd_ = -1, devices_fd_ = -1;
+  int sessions_fd_ = -1, devices_fd_ = -1, flows_fd_ = -1;
+  StackInterner stacks_;
   Columns columns_;
   uint64_t events_ = 0, malformed_ = 0, in_flight_at_end_ = 0;
   bool collected_in_flight_ = false;

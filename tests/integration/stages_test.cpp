@@ -4,8 +4,10 @@
 // net_dev_xmit) must be hit by every packet with monotonic per-packet times
 // whose steps sum to the end-to-end time; the function stages (ip_output,
 // OVS, conntrack, protocol receive) need fentry or kprobes, which this kernel
-// refuses, and must be reported unavailable with the reason. Needs root, BTF
-// and tracefs.
+// refuses, and must be reported unavailable with the reason. Per-flow
+// in-kernel histograms must count each flow's packets exactly (and count, not
+// drop, what a full flow map cannot hold); --stage-stacks must give every
+// stage a symbolized kernel stack. Needs root, BTF and tracefs.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -100,6 +102,84 @@ TEST_F(StagesTest, PingHitsEveryTracepointStageInOrder) {
   EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stages_latency WHERE p50_ns IS NULL OR max_ns < p99_ns OR p99_ns < p50_ns"),
             0);
   EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM loss_summary"), 0);
+  // One ICMP flow (addresses and echo id) with every request; stacks are off by default.
+  EXPECT_EQ(count(*db, "SELECT COUNT(DISTINCT flow) FROM stages_flow_hist"), 1);
+  EXPECT_EQ(count(*db, "SELECT packets FROM stages_flow_latency WHERE segment = 'end to end' AND flow LIKE 'ICMP " +
+                           net_->ip_a + " > " + net_->ip_b + " id %'"),
+            20);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stages_time WHERE stack_id IS NOT NULL"), 0);
+}
+
+// Sum of the per-flow histogram of one UDP flow (by destination port) on one segment.
+std::string flowSum(uint16_t port, const std::string& from, const std::string& to) {
+  return "SELECT COALESCE(SUM(count), 0) FROM stages_flow_hist WHERE dst_port = " + std::to_string(port) +
+         " AND from_stage = '" + from + "' AND to_stage = '" + to + "'";
+}
+
+TEST_F(StagesTest, PerFlowHistogramsCountEachFlowAndStageStacksAreSymbolized) {
+  record({"--protocol", "udp", "--src-ip", net_->ip_a, "--stage-stacks"}, [&] {
+    EXPECT_EQ(runInNetns(net_->ns_a, [&] { return testing::udpSend(net_->ip_b, 7311, 15) == 15 ? 0 : 1; }), 0);
+    EXPECT_EQ(runInNetns(net_->ns_a, [&] { return testing::udpSend(net_->ip_b, 7312, 25) == 25 ? 0 : 1; }), 0);
+  });
+  auto db = ingest();
+  EXPECT_EQ(count(*db, "SELECT COUNT(DISTINCT flow) FROM stages_flow_hist"), 2);
+  EXPECT_EQ(count(*db, "SELECT COUNT(DISTINCT src_port) FROM stages_flow_hist"), 2);
+  const std::pair<uint16_t, int> flows[] = {{7311, 15}, {7312, 25}};
+  for (const auto& [port, packets] : flows) {
+    SCOPED_TRACE(port);
+    EXPECT_EQ(count(*db, flowSum(port, "end_to_end", "end_to_end")), packets);
+    for (size_t i = 0; i + 1 < std::size(kTracepointStages); ++i)
+      EXPECT_EQ(count(*db, flowSum(port, kTracepointStages[i], kTracepointStages[i + 1])), packets)
+          << kTracepointStages[i];
+    // The bucket bound is above every exact per-packet time of the flow.
+    EXPECT_EQ(count(*db, "SELECT (SELECT max_below_ns FROM stages_flow_latency WHERE segment = 'end to end' AND "
+                         "flow LIKE '% > " + net_->ip_b + ":" + std::to_string(port) + "') > MAX(total_ns) "
+                         "FROM stages_packet WHERE complete = 1 AND dst_port = " + std::to_string(port)),
+              1);
+  }
+  // Per flow adds up to the per-pair histograms: nothing lost between them.
+  EXPECT_EQ(count(*db, "SELECT SUM(count) FROM stages_flow_hist"), count(*db, "SELECT SUM(count) FROM stages_hist"));
+  EXPECT_EQ(count(*db, "SELECT SUM(flow_hist_full) FROM stages_interval"), 0);
+
+  // Every stage of every packet has a kernel stack, symbolized; the device
+  // transmit happens inside dev_hard_start_xmit.
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stages_time"), 40 * 5);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM stages_time WHERE stack_id IS NULL"), 0);
+  EXPECT_EQ(count(*db, "SELECT SUM(packets) FROM stages_stack WHERE stage = 'net_dev_xmit'"), 40);
+  EXPECT_GE(count(*db, "SELECT COUNT(*) FROM stages_stack_frame WHERE stage = 'net_dev_xmit' AND "
+                       "frame LIKE 'dev_hard_start_xmit+0x%'"),
+            1);
+  EXPECT_GE(count(*db, "SELECT COUNT(*) FROM stages_stack_frame WHERE stage = 'net_dev_queue' AND "
+                       "frame LIKE '%dev_queue_xmit+0x%'"),
+            1);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM loss_summary"), 0);
+
+  // The terminal view shows both flows and the stacks.
+  std::string view;
+  ASSERT_EQ(shell(std::string(NT_ANALYZER_BIN) + " stages " + path_, &view), 0) << view;
+  EXPECT_NE(view.find("flow UDP " + net_->ip_a), std::string::npos) << view;
+  EXPECT_NE(view.find(net_->ip_b + ":7312: 25 packets end to end"), std::string::npos) << view;
+  EXPECT_NE(view.find(net_->ip_b + ":7311: 15 packets end to end"), std::string::npos) << view;
+  EXPECT_NE(view.find("Kernel stacks per stage"), std::string::npos) << view;
+  EXPECT_NE(view.find("dev_hard_start_xmit+0x"), std::string::npos) << view;
+}
+
+TEST_F(StagesTest, AFullFlowMapIsCountedAsDataLoss) {
+  // Two flows need 2 x 5 entries (four pairs and end to end); 4 fit.
+  record({"--protocol", "udp", "--src-ip", net_->ip_a, "--stages-flows", "4"}, [&] {
+    EXPECT_EQ(runInNetns(net_->ns_a, [&] { return testing::udpSend(net_->ip_b, 7321, 10) == 10 ? 0 : 1; }), 0);
+    EXPECT_EQ(runInNetns(net_->ns_a, [&] { return testing::udpSend(net_->ip_b, 7322, 10) == 10 ? 0 : 1; }), 0);
+  });
+  auto db = ingest();
+  // Every sample is either in a per-flow histogram or counted as missing.
+  const int64_t samples = count(*db, "SELECT SUM(count) FROM stages_hist");
+  EXPECT_EQ(samples, 20 * 5);
+  const int64_t kept = count(*db, "SELECT SUM(count) FROM stages_flow_hist");
+  const int64_t full = count(*db, "SELECT SUM(flow_hist_full) FROM stages_interval");
+  EXPECT_GT(full, 0);
+  EXPECT_EQ(kept + full, samples);
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM (SELECT DISTINCT flow, from_stage, to_stage FROM stages_flow_hist)"), 4);
+  EXPECT_EQ(count(*db, "SELECT value FROM loss_summary WHERE source = 'stages' AND name = 'flow_hist_full'"), full);
 }
 
 TEST_F(StagesTest, FunctionStagesAreReportedUnavailableWithTheReason) {

@@ -57,9 +57,9 @@ std::vector<std::string> checkSqlDocs(const std::string& file_name, const std::s
   return problems;
 }
 
-std::filesystem::path queriesDir() {
-  return std::filesystem::path(NT_SOURCE_DIR) / "analyzer" / "queries";
-}
+// NT_SOURCE_DIR, not __FILE__: with CCACHE_BASEDIR set, ccache makes the
+// source path relative to the build directory, and ctest runs elsewhere.
+std::filesystem::path queriesDir() { return std::filesystem::path(NT_SOURCE_DIR) / "analyzer" / "queries"; }
 
 TEST(SqlDocs, EveryTableViewAndColumnInAnalyzerQueriesIsDocumented) {
   const std::filesystem::path dir = queriesDir();

@@ -52,6 +52,8 @@ enum nt_stages_counter {
 	NT_STAGES_SESSION_FULL,      /* session map full: packet not followed (data loss) */
 	NT_STAGES_RESERVE_FAILED,    /* ring buffer full: details record lost (data loss) */
 	NT_STAGES_DETAILS,           /* details records submitted (above --latency-us) */
+	NT_STAGES_FLOW_FULL,         /* per-flow histogram map full: a sample missing from the per-flow histograms (data loss) */
+	NT_STAGES_STACK_FAILED,      /* --stage-stacks: bpf_get_stackid failed (stack map full or collision) */
 	NT_STAGES_COUNTER_MAX,
 };
 
@@ -82,8 +84,9 @@ struct nt_stages_session {
 	__u32 len;              /* skb->len at the start stage */
 	__u16 repeats;          /* stage hits after the first, for this packet */
 	__u16 vlan_id;          /* at the start stage; NT_VLAN_NONE if untagged */
+	__s32 stack[NT_STAGE_MAX]; /* --stage-stacks: kernel stack map id at the first hit of each stage; -1 = none */
 };
-NT_STATIC_ASSERT(sizeof(struct nt_stages_session) == 160, "nt_stages_session layout");
+NT_STATIC_ASSERT(sizeof(struct nt_stages_session) == 224, "nt_stages_session layout");
 
 /* Details record: one completed packet above the latency threshold. */
 struct nt_stages_event {
@@ -92,6 +95,28 @@ struct nt_stages_event {
 	__u32 cpu;               /* CPU of the last stage */
 	__u32 _pad0;
 };
-NT_STATIC_ASSERT(sizeof(struct nt_stages_event) == 216, "nt_stages_event layout");
+NT_STATIC_ASSERT(sizeof(struct nt_stages_event) == 280, "nt_stages_event layout");
+
+/* Per-flow histogram key: the packet's flow (its identity without the
+ * per-packet number; ICMP keeps the echo id, not the sequence) and the stage
+ * pair, NT_STAGE_MAX/NT_STAGE_MAX for end to end. */
+struct nt_stages_flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;  /* TCP/UDP port; ICMP echo id */
+	__u16 dport;  /* TCP/UDP port; 0 for ICMP */
+	__u8 l4_proto;
+	__u8 from_stage;
+	__u8 to_stage;
+	__u8 _pad0;
+};
+NT_STATIC_ASSERT(sizeof(struct nt_stages_flow_key) == 40, "nt_stages_flow_key layout");
+
+/* Per-flow histogram value: log2 buckets like the per-pair histogram,
+ * cumulative since load. */
+struct nt_stages_flow_hist {
+	__u64 buckets[NT_STAGES_BUCKETS];
+};
+NT_STATIC_ASSERT(sizeof(struct nt_stages_flow_hist) == 320, "nt_stages_flow_hist layout");
 
 #endif

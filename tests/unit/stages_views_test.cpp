@@ -1,0 +1,101 @@
+// The stages family's SQL views over hand-made rows: per-flow bucket
+// percentiles (nearest rank on the log2 buckets, summed over intervals), the
+// path order of the pairs, and the stage -> stack -> frame join.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "db.h"
+#include "embedded_assets.h"
+
+namespace nettrail {
+namespace {
+
+class StagesViewsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = Db::open(":memory:");
+    ASSERT_TRUE(db.isOk()) << db.status().message();
+    db_ = std::move(*db);
+    ASSERT_TRUE(db_->exec(std::string(embeddedAsset("queries/_core.sql"))).isOk());
+    ASSERT_TRUE(db_->exec(std::string(embeddedAsset("queries/stages.sql"))).isOk());
+  }
+
+  void exec(const std::string& sql) {
+    Status status = db_->exec(sql);
+    ASSERT_TRUE(status.isOk()) << status.message() << "\n" << sql;
+  }
+
+  // One flow-histogram row: interval, flow, from, to, bucket, count.
+  void flowRow(int interval, const std::string& flow, const std::string& from, const std::string& to, int log2,
+               int count) {
+    exec("INSERT INTO stages_flow_hist VALUES (" + std::to_string(interval) + ", 0, '" + flow +
+         "', 'UDP', '10.0.0.1', '10.0.0.2', 1000, 2000, NULL, '" + from + "', '" + to + "', " +
+         std::to_string(log2) + ", " + std::to_string(count) + ")");
+  }
+
+  std::vector<std::vector<std::string>> rows(const std::string& sql) {
+    std::vector<std::vector<std::string>> out;
+    auto stmt = db_->prepare(sql);
+    EXPECT_TRUE(stmt.isOk()) << stmt.status().message();
+    if (!stmt.isOk()) return out;
+    while (true) {
+      auto has = stmt->step();
+      EXPECT_TRUE(has.isOk()) << has.status().message();
+      if (!has.isOk() || !*has) break;
+      std::vector<std::string> row;
+      for (int i = 0; i < stmt->columnCount(); ++i)
+        row.push_back(stmt->columnIsNull(i) ? "NULL" : stmt->columnText(i));
+      out.push_back(row);
+    }
+    return out;
+  }
+
+  std::unique_ptr<Db> db_;
+};
+
+using Rows = std::vector<std::vector<std::string>>;
+
+TEST_F(StagesViewsTest, FlowPercentilesAreNearestRankBucketBoundsOverAllIntervals) {
+  // Flow A, end to end: 60 samples in [1024, 2048), 39 in [4096, 8192) and
+  // one in [65536, 131072), split over two intervals. Nearest rank: p50 is
+  // sample 50 (bucket 10), p90 sample 90 (bucket 12), p99 sample 99 (bucket
+  // 12), the maximum bucket 16.
+  flowRow(0, "A", "end_to_end", "end_to_end", 10, 40);
+  flowRow(1, "A", "end_to_end", "end_to_end", 10, 20);
+  flowRow(1, "A", "end_to_end", "end_to_end", 12, 39);
+  flowRow(1, "A", "end_to_end", "end_to_end", 16, 1);
+  flowRow(0, "A", "qdisc_enqueue", "qdisc_dequeue", 8, 100);
+  flowRow(0, "A", "net_dev_queue", "qdisc_enqueue", 9, 100);
+  // Flow B has fewer packets: it comes after A.
+  flowRow(0, "B", "end_to_end", "end_to_end", 20, 3);
+  flowRow(0, "B", "net_dev_queue", "qdisc_enqueue", 3, 3);
+  exec("INSERT INTO enum_value VALUES ('nt_stages_path', 0, 'net_dev_queue'), ('nt_stages_path', 1, 'qdisc_enqueue'), "
+       "('nt_stages_path', 2, 'qdisc_dequeue')");
+  EXPECT_EQ(rows("SELECT flow, segment, packets, p50_below_ns, p90_below_ns, p99_below_ns, max_below_ns, "
+                 "flow_packets FROM stages_flow_latency"),
+            (Rows{{"A", "net_dev_queue -> qdisc_enqueue", "100", "1024", "1024", "1024", "1024", "100"},
+                  {"A", "qdisc_enqueue -> qdisc_dequeue", "100", "512", "512", "512", "512", "100"},
+                  {"A", "end to end", "100", "2048", "8192", "8192", "131072", "100"},
+                  {"B", "net_dev_queue -> qdisc_enqueue", "3", "16", "16", "16", "16", "3"},
+                  {"B", "end to end", "3", "2097152", "2097152", "2097152", "2097152", "3"}}));
+  EXPECT_EQ(rows("SELECT log2_ns, low_ns, count FROM stages_flow_log2 WHERE flow = 'A' AND from_stage = 'end_to_end' "
+                 "ORDER BY log2_ns"),
+            (Rows{{"10", "1024", "60"}, {"12", "4096", "39"}, {"16", "65536", "1"}}));
+}
+
+TEST_F(StagesViewsTest, StageStacksJoinToTheirNonTracingFrames) {
+  exec("INSERT INTO stages_time VALUES (1, 0, 'net_dev_queue', 100, 0, 0, 7), (1, 1, 'net_dev_xmit', 300, 200, 200, 8), "
+       "(2, 0, 'net_dev_queue', 400, 0, 0, 7), (2, 1, 'net_dev_xmit', 500, 100, 100, NULL)");
+  exec("INSERT INTO stack_frame VALUES (8, 0, 4096, 'bpf_trace_run3', 16, '', 1), "
+       "(8, 1, 8192, 'dev_hard_start_xmit', 158, '', 0), (8, 2, 12288, 'sch_direct_xmit', 32, '', 0), "
+       "(7, 0, 16384, '__dev_queue_xmit', 4, '', 0)");
+  EXPECT_EQ(rows("SELECT stage, stack_id, packets, top_frame FROM stages_stack"),
+            (Rows{{"net_dev_queue", "7", "2", "__dev_queue_xmit+0x4"}, {"net_dev_xmit", "8", "1", "dev_hard_start_xmit+0x9e"}}));
+  EXPECT_EQ(rows("SELECT stage, frame_index, frame FROM stages_stack_frame WHERE stack_id = 8"),
+            (Rows{{"net_dev_xmit", "1", "dev_hard_start_xmit+0x9e"}, {"net_dev_xmit", "2", "sch_direct_xmit+0x20"}}));
+}
+
+}  // namespace
+}  // namespace nettrail
