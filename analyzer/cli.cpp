@@ -28,6 +28,10 @@ namespace stages {
 // analyzer/families/stages.cpp: the terminal view of `nettrail stages`.
 Status printStagesView(Db& db, int top, std::ostream& out);
 }  // namespace stages
+namespace locks {
+// analyzer/families/locks.cpp: the terminal view of `nettrail locks`.
+Status printLocksView(Db& db, int top, std::ostream& out);
+}  // namespace locks
 namespace {
 
 struct OptionSpec {
@@ -381,6 +385,23 @@ int runStages(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   return status.isOk() ? kExitOk : failure(cli, status.context("stages"));
 }
 
+int runLocks(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (int rc = needPositional(verb, args, 1, cli)) return rc;
+  int top = 10;
+  if (args.has("top")) {
+    auto n = parseCount(args.get("top", ""));
+    if (!n || *n == 0 || *n > 100000)
+      return usageError(cli, "locks: --top " + escapeForTerminal(args.get("top", "")) + ": expected a whole number from 1",
+                        verb.name);
+    top = static_cast<int>(*n);
+  }
+  auto db = openInput(args.positional[0], cli);
+  if (!db.isOk()) return failure(cli, db.status());
+  Status status = printLossWarning(**db, cli);
+  if (status.isOk()) status = locks::printLocksView(**db, top, cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status.context("locks"));
+}
+
 int runEvents(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   if (int rc = needPositional(verb, args, 1, cli)) return rc;
   int64_t limit = 50;
@@ -570,6 +591,14 @@ const std::vector<Verb>& verbs() {
        "with their per-stage waterfall. Stages the recorded kernel could not attach are listed first.",
        {{"top", 't', true, "Slowest packets shown with their waterfall (default 5)"}},
        &runStages},
+      {"locks", "Lock waits: per lock, waiter and holder pairs with their stacks, longest waits",
+       "nettrail locks FILE.ntr|FILE.db [-t N]",
+       "From the locks family (nettrail-record --families locks -p PID): pthread rwlock and mutex waits per lock "
+       "address with count, total, max and percentiles; then who waited on whom (the waiter and the thread that "
+       "held the lock when the wait began) with the innermost frames of their user stacks; then the longest "
+       "single waits with the holder's hold time. Lock functions that could not be probed are listed first.",
+       {{"top", 't', true, "Rows per table (default 10)"}},
+       &runLocks},
       {"report", "Write a self-contained HTML report", "nettrail report FILE.ntr|FILE.db -o OUT.html", "",
        {{"output", 'o', true, "HTML file to write"}},
        &runReport},

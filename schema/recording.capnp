@@ -56,6 +56,7 @@ struct Batch {
     offcpu @3 :import "offcpu.capnp".OffcpuBatch;
     futexReserved @4 :Void;  # ordinal reserved for the futex family (schema/futex.capnp); its line replaces this one
     cpu @5 :import "cpu.capnp".CpuBatch;
+    locks @6 :import "locks.capnp".LocksBatch;
   }
 }
 
