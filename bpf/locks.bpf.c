@@ -30,7 +30,7 @@ const volatile bool cfg_summary = true;
 const volatile bool cfg_user_stacks = true;
 const volatile bool cfg_holder_stacks = true;
 const volatile __u32 cfg_pid = 0;
-const volatile __u64 cfg_min_ns = 10000;
+const volatile __u64 cfg_min_ns = 50000;
 const volatile __u32 cfg_wakeup_bytes = 256 * 1024;
 
 struct {
