@@ -84,20 +84,14 @@ Result<std::vector<MappedLibrary>> findLibraries(uint32_t pid) {
   std::vector<Found> pthread_libs, c_libs;
   char line[4096 + 256];
   while (std::fgets(line, sizeof(line), f)) {
-    uint64_t start = 0, end = 0, offset = 0, inode = 0;
-    char perms[8] = {}, dev[32] = {};
-    int consumed = 0;
-    if (std::sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %31s %" SCNu64 " %n", &start, &end, perms, &offset,
-                    dev, &inode, &consumed) < 6)
-      continue;
-    std::string file = line + consumed;
-    while (!file.empty() && (file.back() == '\n' || file.back() == ' ')) file.pop_back();
-    if (inode == 0 || file.empty() || file[0] != '/') continue;
-    std::vector<Found>* into = isLibrary(file, "libpthread") ? &pthread_libs : isLibrary(file, "libc") ? &c_libs : nullptr;
+    ProcMapsLine m;
+    if (!parseProcMapsLine(line, m) || m.inode == 0 || m.path.empty() || m.path[0] != '/') continue;
+    std::vector<Found>* into =
+        isLibrary(m.path, "libpthread") ? &pthread_libs : isLibrary(m.path, "libc") ? &c_libs : nullptr;
     if (!into) continue;
     bool seen = false;
-    for (const Found& x : *into) seen = seen || x.inode == inode;
-    if (!seen) into->push_back({file, start, end, inode});
+    for (const Found& x : *into) seen = seen || x.inode == m.inode;
+    if (!seen) into->push_back({m.path, m.start, m.end, m.inode});
   }
   std::fclose(f);
   std::vector<std::string> names;

@@ -129,6 +129,16 @@ bool readUserFunctions(const std::string& path, const std::vector<std::string>& 
   return readElf(path, &names, out);
 }
 
+bool parseProcMapsLine(const char* line, ProcMapsLine& out) {
+  int consumed = 0;
+  if (std::sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %31s %" SCNu64 " %n", &out.start, &out.end,
+                  out.perms, &out.offset, out.dev, &out.inode, &consumed) < 6)
+    return false;
+  out.path = line + consumed;
+  while (!out.path.empty() && (out.path.back() == '\n' || out.path.back() == ' ')) out.path.pop_back();
+  return true;
+}
+
 bool UserSymbolizer::readMaps(uint32_t pid, ProcessMaps& out) {
   const std::string path = proc_root_ + "/" + std::to_string(pid) + "/maps";
   FILE* f = std::fopen(path.c_str(), "re");
@@ -136,15 +146,11 @@ bool UserSymbolizer::readMaps(uint32_t pid, ProcessMaps& out) {
   out.mappings.clear();
   char line[4096 + 256];
   while (std::fgets(line, sizeof(line), f)) {
-    uint64_t start = 0, end = 0, offset = 0, inode = 0;
-    char perms[8] = {}, dev[32] = {};
-    int consumed = 0;
-    if (std::sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %31s %" SCNu64 " %n", &start, &end, perms, &offset,
-                    dev, &inode, &consumed) < 6)
-      continue;
-    if (perms[2] != 'x') continue;
-    std::string file = line + consumed;
-    while (!file.empty() && (file.back() == '\n' || file.back() == ' ')) file.pop_back();
+    ProcMapsLine parsed;
+    if (!parseProcMapsLine(line, parsed) || parsed.perms[2] != 'x') continue;
+    const uint64_t start = parsed.start, end = parsed.end, offset = parsed.offset, inode = parsed.inode;
+    const char* dev = parsed.dev;
+    const std::string& file = parsed.path;
     auto entry = std::make_unique<UserMappingEntry>();
     entry->pid = pid;
     entry->start = start;

@@ -79,6 +79,16 @@ class UserSymbolizer {
 // (.symtab, else .dynsym). False when it is not a readable ELF file.
 bool readUserBinary(const std::string& path, UserBinary& out);
 
+// One line of /proc/PID/maps.
+struct ProcMapsLine {
+  uint64_t start = 0, end = 0, offset = 0, inode = 0;
+  char perms[8] = {};
+  char dev[32] = {};
+  std::string path;  // the rest of the line (file path, [vdso], or empty); untrusted text
+};
+// Parses one /proc/PID/maps line; false if it is not one.
+bool parseProcMapsLine(const char* line, ProcMapsLine& out);
+
 // Reads `path` as ELF for attaching uprobes by file offset: PT_LOAD segments
 // and the function symbols named in `names` from .dynsym and .symtab, aliases
 // included (ELF names carry no @VERSION, so glibc's versioned exports match
