@@ -32,6 +32,10 @@ namespace futex {
 // analyzer/families/futex.cpp: the terminal view of `nettrail futex`.
 Status printFutexView(Db& db, int top, std::ostream& out);
 }  // namespace futex
+namespace locks {
+// analyzer/families/locks.cpp: the terminal view of `nettrail locks`.
+Status printLocksView(Db& db, int top, std::ostream& out);
+}  // namespace locks
 namespace {
 
 struct OptionSpec {
@@ -405,6 +409,10 @@ int runFutex(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   return runFamilyView(verb, args, cli, 20, &futex::printFutexView);
 }
 
+int runLocks(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  return runFamilyView(verb, args, cli, 10, &locks::printLocksView);
+}
+
 int runEvents(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   if (int rc = needPositional(verb, args, 1, cli)) return rc;
   int64_t limit = 50;
@@ -619,6 +627,14 @@ const std::vector<Verb>& verbs() {
        "futex_detail).",
        {{"top", 't', true, "Rows per table (default 20)"}},
        &runFutex},
+      {"locks", "Lock waits: per lock, waiter and holder pairs with their stacks, longest waits",
+       "nettrail locks FILE.ntr|FILE.db [-t N]",
+       "From the locks family (nettrail-record --families locks -p PID): pthread rwlock and mutex waits per lock "
+       "address with count, total, max and percentiles; then who waited on whom (the waiter and the thread that "
+       "held the lock when the wait began) with the innermost frames of their user stacks; then the longest "
+       "single waits with the holder's hold time. Lock functions that could not be probed are listed first.",
+       {{"top", 't', true, "Rows per table (default 10)"}},
+       &runLocks},
       {"report", "Write a self-contained HTML report", "nettrail report FILE.ntr|FILE.db -o OUT.html", "",
        {{"output", 'o', true, "HTML file to write"}},
        &runReport},

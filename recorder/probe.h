@@ -19,7 +19,7 @@ struct btf;
 namespace nettrail {
 
 // One way to attach a hook: tp_btf, raw_tp, tracepoint, fentry, fexit,
-// kprobe or kretprobe.
+// kprobe, kretprobe, uprobe or uretprobe.
 struct AttachCandidate {
   std::string strategy;
   std::string program;  // BPF program name in the family's object
@@ -29,6 +29,16 @@ struct AttachCandidate {
   // name.isra.0 count; name.cold does not). The program's SEC() then carries
   // no target: SEC("fentry"), SEC("kprobe").
   std::string function = {};  // empty for tracepoints
+  // uprobe/uretprobe: the file to probe (a path the recorder can open, such as
+  // /proc/PID/root/...), the file offset of the probed instruction (families
+  // resolve symbols themselves: libbpf cannot attach by glibc's versioned
+  // names), and the only process to trace (-1: every process mapping it).
+  std::string binary = {};
+  uint64_t offset = 0;
+  int pid = -1;
+  // Non-empty when the family already knows this candidate cannot work here
+  // (e.g. the symbol is not in the library): the reason, recorded as is.
+  std::string unavailable = {};
 };
 
 // A logical hook and its candidates, cheapest first.

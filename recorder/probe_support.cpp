@@ -33,6 +33,11 @@ void declareRecordingModeOptions(OptionSet& o) {
   o.add({"ring-size", 0, "BYTES", "ring buffer size for details records (power of two)", "16M", g});
 }
 
+void declareProcessOptions(OptionSet& o) {
+  o.add({"pid", 'p', "PID", "only this process (offcpu, futex; required by cpu and locks)", "", "process"});
+  o.add({"tid", 0, "TID", "only this thread (offcpu, futex)", "", "process"});
+}
+
 Result<RecordingMode> parseRecordingMode(const ParsedOptions& options) {
   RecordingMode m;
   m.mode = options.get("mode");

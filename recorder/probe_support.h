@@ -54,6 +54,10 @@ void fillList(ListBuilder list, const std::vector<T>& values) {
 // family with summary and details modes; one value drives them all.
 void declareRecordingModeOptions(OptionSet& options);
 
+// -p/--pid and --tid: the process (and thread) the host-side families watch;
+// one declaration so every family shows the same help.
+void declareProcessOptions(OptionSet& options);
+
 struct RecordingMode {
   std::string mode;           // summary, details or both
   bool details = true;

@@ -126,6 +126,9 @@ bpf_link* attachProgram(bpf_program* program, const ResolvedCandidate& r) {
     LIBBPF_OPTS(bpf_kprobe_opts, opts, .retprobe = strategy == "kretprobe");
     return bpf_program__attach_kprobe_opts(program, r.function.c_str(), &opts);
   }
+  if (strategy == "uprobe" || strategy == "uretprobe")
+    return bpf_program__attach_uprobe(program, strategy == "uretprobe", r.candidate->pid,
+                                      r.candidate->binary.c_str(), r.candidate->offset);
   return bpf_program__attach(program);
 }
 
@@ -133,6 +136,10 @@ bpf_link* attachProgram(bpf_program* program, const ResolvedCandidate& r) {
 bool resolveCandidate(const AttachCandidate& candidate, const Kallsyms* kallsyms, ResolvedCandidate* out,
                       std::string* why) {
   out->candidate = &candidate;
+  if (!candidate.unavailable.empty()) {
+    *why = candidate.unavailable;
+    return false;
+  }
   if (!isFunctionStrategy(candidate.strategy) || candidate.function.empty()) return true;
   if (!kallsyms) {
     *why = "/proc/kallsyms unreadable, cannot resolve " + candidate.function;

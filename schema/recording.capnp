@@ -56,6 +56,7 @@ struct Batch {
     offcpu @3 :import "offcpu.capnp".OffcpuBatch;
     futex @4 :import "futex.capnp".FutexBatch;
     cpu @5 :import "cpu.capnp".CpuBatch;
+    locks @6 :import "locks.capnp".LocksBatch;
   }
 }
 

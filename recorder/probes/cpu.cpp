@@ -22,7 +22,7 @@ class CpuProbe : public ProbeFamily {
  public:
   void declareOptions(OptionSet& o) override {
     // Same spec as the offcpu and futex families: one -p for all of them.
-    o.add({"pid", 'p', "PID", "only this process (offcpu, futex; required by cpu)", "", "process"});
+    declareProcessOptions(o);
     o.add({"cpu-interval", 0, "SECONDS", "cpu: per-thread CPU sampling period", "1s", "cpu"});
   }
 

@@ -42,8 +42,7 @@ class FutexProbe : public ProbeFamily {
   void declareOptions(OptionSet& o) override {
     declareRecordingModeOptions(o);
     // Same specs as the offcpu family: the first declaration is kept.
-    o.add({"pid", 'p', "PID", "only this process (offcpu, futex; required by cpu)", "", "process"});
-    o.add({"tid", 0, "TID", "only this thread (offcpu, futex)", "", "process"});
+    declareProcessOptions(o);
     o.add({"futex-min-wait", 0, "US",
            "futex: details only for calls that spent at least this many microseconds in the kernel "
            "(the summary counts every call)",

@@ -46,9 +46,8 @@ class OffcpuProbe : public ProbeFamily {
 
   void declareOptions(OptionSet& o) override {
     declareRecordingModeOptions(o);  // shared with the other families (see the top of this file)
-    o.add({"pid", 'p', "PID", "only this process (offcpu, futex; required by cpu)", "", "process"});
+    declareProcessOptions(o);
     const std::string g = "offcpu";
-    o.add({"tid", 0, "TID", "only this thread (offcpu, futex)", "", "process"});
     o.add({"min-block-time", 'm', "US", "off-CPU: only periods of at least this many microseconds", "1", g});
     o.add({"max-block-time", 'M', "US", "off-CPU: only periods of at most this many microseconds", "", g});
     o.add({"state", 0, "STATE", "off-CPU: only this task state bitmask at switch-out (0 preempted, 1 sleeping, "

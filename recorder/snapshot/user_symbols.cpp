@@ -35,7 +35,19 @@ long UserBinary::symbolAt(uint64_t vaddr) const {
   return -1;
 }
 
-bool readUserBinary(const std::string& path, UserBinary& out) {
+uint64_t UserBinary::fileOffsetOfElfAddress(uint64_t vaddr) const {
+  for (const Load& load : loads)
+    if (vaddr >= load.vaddr && vaddr < load.vaddr + load.filesz) return vaddr - load.vaddr + load.offset;
+  return UINT64_MAX;
+}
+
+namespace {
+
+// Reads `path` as ELF into `out`: PT_LOAD segments, build-id and function
+// symbols. With `only` null: .symtab, else .dynsym, one name per address
+// (for symbolizing). With `only`: every symbol of either table whose name is
+// in it, aliases included (for finding functions by name).
+bool readElf(const std::string& path, const std::vector<std::string>* only, UserBinary& out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   struct FdOwner {
@@ -87,8 +99,15 @@ bool readUserBinary(const std::string& path, UserBinary& out) {
       if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_value == 0 || sym.st_shndx == SHN_UNDEF) continue;
       const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
       if (!name || !*name) continue;
+      if (only && std::find(only->begin(), only->end(), name) == only->end()) continue;
       into.push_back({sym.st_value, sym.st_size, name});
     }
+  }
+  if (only) {
+    out.symbols = std::move(dynsym);
+    out.symbols.insert(out.symbols.end(), symtab.begin(), symtab.end());
+    out.readable = true;
+    return true;
   }
   out.symbols = symtab.empty() ? std::move(dynsym) : std::move(symtab);
   std::sort(out.symbols.begin(), out.symbols.end(), [](const UserElfSymbol& a, const UserElfSymbol& b) {
@@ -102,6 +121,24 @@ bool readUserBinary(const std::string& path, UserBinary& out) {
   return true;
 }
 
+}  // namespace
+
+bool readUserBinary(const std::string& path, UserBinary& out) { return readElf(path, nullptr, out); }
+
+bool readUserFunctions(const std::string& path, const std::vector<std::string>& names, UserBinary& out) {
+  return readElf(path, &names, out);
+}
+
+bool parseProcMapsLine(const char* line, ProcMapsLine& out) {
+  int consumed = 0;
+  if (std::sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %31s %" SCNu64 " %n", &out.start, &out.end,
+                  out.perms, &out.offset, out.dev, &out.inode, &consumed) < 6)
+    return false;
+  out.path = line + consumed;
+  while (!out.path.empty() && (out.path.back() == '\n' || out.path.back() == ' ')) out.path.pop_back();
+  return true;
+}
+
 bool UserSymbolizer::readMaps(uint32_t pid, ProcessMaps& out) {
   const std::string path = proc_root_ + "/" + std::to_string(pid) + "/maps";
   FILE* f = std::fopen(path.c_str(), "re");
@@ -109,15 +146,11 @@ bool UserSymbolizer::readMaps(uint32_t pid, ProcessMaps& out) {
   out.mappings.clear();
   char line[4096 + 256];
   while (std::fgets(line, sizeof(line), f)) {
-    uint64_t start = 0, end = 0, offset = 0, inode = 0;
-    char perms[8] = {}, dev[32] = {};
-    int consumed = 0;
-    if (std::sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %31s %" SCNu64 " %n", &start, &end, perms, &offset,
-                    dev, &inode, &consumed) < 6)
-      continue;
-    if (perms[2] != 'x') continue;
-    std::string file = line + consumed;
-    while (!file.empty() && (file.back() == '\n' || file.back() == ' ')) file.pop_back();
+    ProcMapsLine parsed;
+    if (!parseProcMapsLine(line, parsed) || parsed.perms[2] != 'x') continue;
+    const uint64_t start = parsed.start, end = parsed.end, offset = parsed.offset, inode = parsed.inode;
+    const char* dev = parsed.dev;
+    const std::string& file = parsed.path;
     auto entry = std::make_unique<UserMappingEntry>();
     entry->pid = pid;
     entry->start = start;

@@ -34,6 +34,8 @@ struct UserBinary {
 
   // The ELF virtual address at file offset `offset`.
   uint64_t elfAddressOfOffset(uint64_t offset) const;
+  // The file offset of ELF address `vaddr` (inside a PT_LOAD), or UINT64_MAX.
+  uint64_t fileOffsetOfElfAddress(uint64_t vaddr) const;
   // Index of the function covering ELF address `vaddr`, or -1.
   long symbolAt(uint64_t vaddr) const;
 };
@@ -76,5 +78,21 @@ class UserSymbolizer {
 // Reads `path` as ELF: PT_LOAD segments, build-id, function symbols
 // (.symtab, else .dynsym). False when it is not a readable ELF file.
 bool readUserBinary(const std::string& path, UserBinary& out);
+
+// One line of /proc/PID/maps.
+struct ProcMapsLine {
+  uint64_t start = 0, end = 0, offset = 0, inode = 0;
+  char perms[8] = {};
+  char dev[32] = {};
+  std::string path;  // the rest of the line (file path, [vdso], or empty); untrusted text
+};
+// Parses one /proc/PID/maps line; false if it is not one.
+bool parseProcMapsLine(const char* line, ProcMapsLine& out);
+
+// Reads `path` as ELF for attaching uprobes by file offset: PT_LOAD segments
+// and the function symbols named in `names` from .dynsym and .symtab, aliases
+// included (ELF names carry no @VERSION, so glibc's versioned exports match
+// their plain names). False when it is not a readable ELF file.
+bool readUserFunctions(const std::string& path, const std::vector<std::string>& names, UserBinary& out);
 
 }  // namespace nettrail

@@ -12,9 +12,19 @@
 //   nt_workload spin MS           idle 1.2 s, thread "ntspinner" spins MS ms, idle 1.2 s
 //   nt_workload switch SECONDS    two threads hand a token back and forth through a
 //                                 futex (benchmark); prints "handoffs N" at the end
+//   nt_workload rwlock HOLD_MS ROUNDS  thread "ntholder" holds a pthread rwlock for
+//                                 writing HOLD_MS ms, ROUNDS times; each time thread
+//                                 "ntwaiter" blocks on it, with rdlock in even rounds
+//                                 and wrlock in odd ones
+//   nt_workload mutex HOLD_MS ROUNDS   the same with a pthread mutex
+//   nt_workload lockloop COUNT    thread "ntlockloop" takes and releases an
+//                                 uncontended mutex, then an rwlock for writing,
+//                                 COUNT times each (benchmark); prints
+//                                 "ns_per_pair N" for the whole loop
 //
-// It prints "pid PID" and, for futex, "uaddr 0xADDR", then waits for one byte
-// on stdin before it starts, so a recorder can attach with -p first.
+// It prints "pid PID", for futex "uaddr 0xADDR", for rwlock and mutex "lock
+// 0xADDR", "holder TID" and "waiter TID", then waits for one byte on stdin
+// before it starts, so a recorder can attach with -p first.
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -40,6 +50,27 @@ inline __attribute__((always_inline)) long rawSyscall2(long number, long a, long
 
 int g_futex_word = 0;
 long g_arg1 = 0, g_arg2 = 0, g_arg3 = 0;
+
+// Futex-based waits on an atomic counter: the lock modes must not use pthread
+// locks (or condition variables) for their own coordination, since those are
+// what the recording observes.
+void waitUntilAtLeast(std::atomic<int>& word, int value) {
+  while (true) {
+    const int now = word.load();
+    if (now >= value) return;
+    syscall(SYS_futex, reinterpret_cast<int*>(&word), FUTEX_WAIT_PRIVATE, now, nullptr, nullptr, 0);
+  }
+}
+
+void publish(std::atomic<int>& word, int value) {
+  word.store(value);
+  syscall(SYS_futex, reinterpret_cast<int*>(&word), FUTEX_WAKE_PRIVATE, 8, nullptr, nullptr, 0);
+}
+
+pthread_rwlock_t g_rwlock = PTHREAD_RWLOCK_INITIALIZER;
+pthread_mutex_t g_mutex = PTHREAD_MUTEX_INITIALIZER;
+bool g_use_mutex = false;
+std::atomic<int> g_go{0}, g_held{0}, g_done{0}, g_holder_tid{0}, g_waiter_tid{0};
 
 }  // namespace
 
@@ -109,11 +140,75 @@ __attribute__((noinline)) void* nt_switch_thread(void* arg) {
   return nullptr;
 }
 
+// The lock modes: the holder takes the lock, tells the waiter (which then
+// blocks in its lock call for about HOLD_MS), sleeps HOLD_MS, releases, and
+// waits for the waiter to finish the round.
+__attribute__((noinline)) void nt_lock_holder_leaf(long ms) {
+  if (g_use_mutex) pthread_mutex_lock(&g_mutex);
+  else pthread_rwlock_wrlock(&g_rwlock);
+  asm volatile("" ::: "memory");
+  publish(g_held, g_held.load() + 1);
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, nullptr);
+  if (g_use_mutex) pthread_mutex_unlock(&g_mutex);
+  else pthread_rwlock_unlock(&g_rwlock);
+}
+
+__attribute__((noinline)) void* nt_lock_holder_thread(void*) {
+  prctl(PR_SET_NAME, "ntholder");
+  publish(g_holder_tid, static_cast<int>(syscall(SYS_gettid)));
+  waitUntilAtLeast(g_go, 1);
+  for (int round = 0; round < g_arg2; ++round) {
+    nt_lock_holder_leaf(g_arg1);
+    waitUntilAtLeast(g_done, round + 1);
+  }
+  return nullptr;
+}
+
+__attribute__((noinline)) void nt_lock_waiter_leaf(int round) {
+  if (g_use_mutex) pthread_mutex_lock(&g_mutex);
+  else if (round % 2 == 0) pthread_rwlock_rdlock(&g_rwlock);
+  else pthread_rwlock_wrlock(&g_rwlock);
+  asm volatile("" ::: "memory");
+  if (g_use_mutex) pthread_mutex_unlock(&g_mutex);
+  else pthread_rwlock_unlock(&g_rwlock);
+}
+
+__attribute__((noinline)) void* nt_lock_waiter_thread(void*) {
+  prctl(PR_SET_NAME, "ntwaiter");
+  publish(g_waiter_tid, static_cast<int>(syscall(SYS_gettid)));
+  for (int round = 0; round < g_arg2; ++round) {
+    waitUntilAtLeast(g_held, round + 1);
+    nt_lock_waiter_leaf(round);
+    publish(g_done, round + 1);
+  }
+  return nullptr;
+}
+
+__attribute__((noinline)) void* nt_lockloop_thread(void*) {
+  prctl(PR_SET_NAME, "ntlockloop");
+  struct timespec start, end;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (long i = 0; i < g_arg1; ++i) {
+    pthread_mutex_lock(&g_mutex);
+    pthread_mutex_unlock(&g_mutex);
+  }
+  for (long i = 0; i < g_arg1; ++i) {
+    pthread_rwlock_wrlock(&g_rwlock);
+    pthread_rwlock_unlock(&g_rwlock);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  const double ns = static_cast<double>(end.tv_sec - start.tv_sec) * 1e9 + static_cast<double>(end.tv_nsec - start.tv_nsec);
+  std::printf("ns_per_pair %.1f\n", g_arg1 > 0 ? ns / static_cast<double>(2 * g_arg1) : 0.0);
+  return nullptr;
+}
+
 }  // extern "C"
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: nt_workload sleep MS COUNT | futex WAKES WAITS [TIMED] | spin MS | switch SECONDS\n");
+    std::fprintf(stderr, "usage: nt_workload sleep MS COUNT | futex WAKES WAITS [TIMED] | spin MS | switch SECONDS | "
+                         "rwlock HOLD_MS ROUNDS | mutex HOLD_MS ROUNDS | lockloop COUNT\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -122,10 +217,22 @@ int main(int argc, char** argv) {
   g_arg3 = argc > 4 ? std::atol(argv[4]) : 0;
   std::printf("pid %d\n", getpid());
   if (mode == "futex") std::printf("uaddr 0x%lx\n", reinterpret_cast<unsigned long>(&g_futex_word));
+  pthread_t thread, other;
+  const bool lock_mode = mode == "rwlock" || mode == "mutex";
+  if (lock_mode) {
+    // Threads first, so their ids can be printed before the recorder starts.
+    g_use_mutex = mode == "mutex";
+    pthread_create(&thread, nullptr, nt_lock_holder_thread, nullptr);
+    pthread_create(&other, nullptr, nt_lock_waiter_thread, nullptr);
+    waitUntilAtLeast(g_holder_tid, 1);
+    waitUntilAtLeast(g_waiter_tid, 1);
+    std::printf("lock 0x%lx\nholder %d\nwaiter %d\n",
+                g_use_mutex ? reinterpret_cast<unsigned long>(&g_mutex) : reinterpret_cast<unsigned long>(&g_rwlock),
+                g_holder_tid.load(), g_waiter_tid.load());
+  }
   std::fflush(stdout);
   char go;
   if (read(0, &go, 1) != 1) return 3;
-  pthread_t thread;
   if (mode == "sleep") {
     pthread_create(&thread, nullptr, nt_sleeper_thread, nullptr);
     pthread_join(thread, nullptr);
@@ -137,8 +244,14 @@ int main(int argc, char** argv) {
     pthread_create(&thread, nullptr, nt_spinner_thread, nullptr);
     pthread_join(thread, nullptr);
     usleep(1200 * 1000);
+  } else if (lock_mode) {
+    publish(g_go, 1);
+    pthread_join(thread, nullptr);
+    pthread_join(other, nullptr);
+  } else if (mode == "lockloop") {
+    pthread_create(&thread, nullptr, nt_lockloop_thread, nullptr);
+    pthread_join(thread, nullptr);
   } else if (mode == "switch") {
-    pthread_t other;
     pthread_create(&thread, nullptr, nt_switch_thread, reinterpret_cast<void*>(0L));
     pthread_create(&other, nullptr, nt_switch_thread, reinterpret_cast<void*>(1L));
     usleep(static_cast<useconds_t>(g_arg1) * 1000000u);

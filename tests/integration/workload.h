@@ -39,16 +39,33 @@ class Workload {
     go_fd_ = in[1];
     out_ = fdopen(out[0], "r");
     char line[256];
-    // "pid N" and, for futex, "uaddr 0x..." come before the program waits.
+    // "pid N" and, for futex, "uaddr 0x...", for the lock modes "lock 0x...",
+    // "holder N" and "waiter N" (last) come before the program waits.
+    const bool lock_mode = args[0] == "rwlock" || args[0] == "mutex";
     while (out_ && std::fgets(line, sizeof(line), out_)) {
       unsigned long value = 0;
       if (std::sscanf(line, "uaddr 0x%lx", &value) == 1) uaddr = value;
+      if (std::sscanf(line, "lock 0x%lx", &value) == 1) lock = value;
+      if (std::sscanf(line, "holder %lu", &value) == 1) holder_tid = value;
+      if (std::sscanf(line, "waiter %lu", &value) == 1) {
+        waiter_tid = value;
+        return true;
+      }
       if (std::sscanf(line, "pid %lu", &value) == 1) {
-        if (args[0] != "futex") return true;
+        if (args[0] != "futex" && !lock_mode) return true;
       }
       if (uaddr) return true;
     }
     return false;
+  }
+  // The next line the program prints after it started, without the newline;
+  // empty at its end.
+  std::string readLine() {
+    char line[256];
+    if (!out_ || !std::fgets(line, sizeof(line), out_)) return "";
+    std::string text = line;
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
   }
   void go() {
     if (write(go_fd_, "g", 1) != 1) std::perror("workload go");
@@ -74,6 +91,7 @@ class Workload {
   }
 
   unsigned long uaddr = 0;
+  unsigned long lock = 0, holder_tid = 0, waiter_tid = 0;  // rwlock and mutex modes
 
  private:
   std::string binary_;
