@@ -1,11 +1,19 @@
 # Host-side helpers for scenario checks (sourced by NAME.check.sh; bash).
 # shellcheck shell=bash
-# Needs: $dir (the results directory). Sets: $nettrail (the analyzer), $failures.
+# Needs: $dir (the results directory). Sets: $failures; $nettrail (the
+# analyzer: NETTRAIL_ANALYZER, else the newest build*/nettrail) on first use.
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)
-nettrail=${NETTRAIL_ANALYZER:-$(ls -t "$repo"/build*/nettrail 2>/dev/null | head -1)}
-[[ -x $nettrail ]] || { echo "check: no nettrail analyzer (set NETTRAIL_ANALYZER)" >&2; exit 1; }
 failures=0
+nettrail=""
+
+# need_analyzer: find the analyzer or exit naming the variable to set.
+need_analyzer() {
+  [[ -n $nettrail ]] && return 0
+  local repo
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)
+  nettrail=${NETTRAIL_ANALYZER:-$(ls -t "$repo"/build*/nettrail 2>/dev/null | head -1)}
+  [[ -x $nettrail ]] || { echo "check: no nettrail analyzer (set NETTRAIL_ANALYZER)" >&2; exit 1; }
+}
 
 # load_facts SCENARIO: $dir/SCENARIO.env into the associative array F.
 declare -A F=()
@@ -27,6 +35,7 @@ eq() { [[ $(q "$1") == "$2" ]]; }
 # ingest NAME: $dir/NAME.ntr -> $dir/NAME.db (sets db), plus the attachment
 # table and the stages view as text next to it. Fails (counted) if ingest does.
 ingest() {
+  need_analyzer
   db="$dir/$1.db"
   rm -f "$db"
   if ! "$nettrail" ingest "$dir/$1.ntr" -o "$db" >/dev/null 2>"$dir/$1.ingest.err"; then
