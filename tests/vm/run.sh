@@ -31,9 +31,12 @@ ADDS=()
 readonly EX_USAGE=2 EX_NOKERNEL=4 EX_RIG=5 EX_TIMEOUT=124
 
 # Modules the guest gets (with their dependencies). crc32c_generic first:
-# libcrc32c asks the crypto API for crc32c at load time.
+# libcrc32c asks the crypto API for crc32c at load time. nfnetlink,
+# nf_conntrack_netlink and nfnetlink_cttimeout: ovs-vswitchd opens a
+# NETLINK_NETFILTER socket for its conntrack calls (without them it logs
+# "netlink_socket|ERR|fcntl: Protocol not supported").
 MODULES=(crc32c_generic libcrc32c openvswitch vport-vxlan vport-geneve vhost_net tun veth
-  nf_conntrack nf_nat bridge 8021q sch_netem sch_htb sch_tbf
+  nf_conntrack nf_nat nfnetlink nf_conntrack_netlink nfnetlink_cttimeout bridge 8021q sch_netem sch_htb sch_tbf
   virtio_pci 9pnet_virtio 9p)
 # shellcheck disable=SC2206
 MODULES+=(${NT_VM_EXTRA_MODULES:-})

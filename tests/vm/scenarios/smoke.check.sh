@@ -3,19 +3,10 @@
 set -euo pipefail
 
 dir=${1:?usage: smoke.check.sh RESULTS_DIR}
-env_file="$dir/smoke.env"
-[[ -f $env_file ]] || { echo "smoke.check: $env_file missing (scenario did not record facts)" >&2; exit 1; }
+# shellcheck source=lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
+load_facts smoke
 
-declare -A F=()
-while IFS='=' read -r k v; do
-  [[ -n $k ]] && F[$k]=$v
-done <"$env_file"
-
-failures=0
-check() {  # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then echo "  ok   $what"; else echo "  FAIL $what"; failures=$((failures + 1)); fi
-}
 is() { [[ ${F[$1]:-} == "$2" ]]; }
 positive() { [[ ${F[$1]:-} =~ ^[0-9]+$ ]] && ((F[$1] > 0)); }
 
@@ -37,9 +28,8 @@ check "datapath flows installed (${F[dp_flows]:-?})" positive dp_flows
 check "IPv4 datapath flows used both ways (${F[dp_ipv4_flows]:-?})" test "${F[dp_ipv4_flows]:-0}" -ge 2
 check "upcalls: first packets missed the datapath (${F[dp_missed]:-?})" positive dp_missed
 check "later packets hit the datapath (${F[dp_hit]:-?})" positive dp_hit
+check "no upcall lost (${F[dp_lost]:-?}; dispatch ${F[dispatch_mode]:-?})" is dp_lost 0
+errors=$(grep -c '|ERR|' "$dir/ovs-vswitchd.log" 2>/dev/null || true)
+check "ovs-vswitchd logged no error (${errors:-?})" test "${errors:-x}" = 0
 
-if ((failures)); then
-  echo "smoke.check: $failures check(s) failed; results in $dir" >&2
-  exit 1
-fi
-echo "smoke.check: all checks passed"
+finish smoke

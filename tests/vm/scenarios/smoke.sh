@@ -70,6 +70,12 @@ ovs-dpctl dump-flows >"$R/dpctl-flows.txt" 2>&1 || true
 ovs-dpctl show >"$R/dpctl-show.txt" 2>&1 || true
 ovs-vsctl show >"$R/vsctl-show.txt" 2>&1 || true
 ovs-ofctl dump-flows br0 >"$R/ofctl-flows.txt" 2>&1 || true
+# How upcalls reach ovs-vswitchd (per-cpu or per-vport dispatch, handler
+# sockets): what to look at first when the datapath reports misses as lost.
+ovs-appctl dpif-netlink/dispatch-mode >"$R/dispatch-mode.txt" 2>&1 || true
+ovs-appctl upcall/show >"$R/upcall-show.txt" 2>&1 || true
+fact dispatch_mode "$(grep -o 'per-cpu\|per-vport' "$R/dispatch-mode.txt" | head -1)"
+fact dp_lost "$(sed -n 's/.*lookups: hit:[0-9]* missed:[0-9]* lost:\([0-9]*\).*/\1/p' "$R/dpctl-show.txt")"
 cat "$R/dpctl-show.txt" "$R/dpctl-flows.txt"
 fact dp_flows "$(grep -c 'in_port' "$R/dpctl-flows.txt" || true)"
 # IPv4 flows between the two veth ports that carried packets (both directions).

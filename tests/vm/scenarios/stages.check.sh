@@ -9,23 +9,10 @@
 set -euo pipefail
 
 dir=${1:?usage: stages.check.sh RESULTS_DIR}
-env_file="$dir/stages.env"
-[[ -f $env_file ]] || { echo "stages.check: $env_file missing" >&2; exit 1; }
-declare -A F=()
-while IFS='=' read -r k v; do [[ -n $k ]] && F[$k]=$v; done <"$env_file"
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-nettrail=${NETTRAIL_ANALYZER:-$(ls -t "$repo"/build*/nettrail 2>/dev/null | head -1)}
-[[ -x $nettrail ]] || { echo "stages.check: no nettrail analyzer (set NETTRAIL_ANALYZER)" >&2; exit 1; }
+# shellcheck source=lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
+load_facts stages
 pings=${NT_STAGES_PINGS:-10}
-
-failures=0
-check() {  # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then echo "  ok   $what"; else echo "  FAIL $what"; failures=$((failures + 1)); fi
-}
-q() { "$nettrail" query "$db" "$1" --format csv | tail -n +2 | head -1; }
-eq() { [[ $(q "$1") == "$2" ]]; }
 
 tx_order=(ip_output internal_dev_xmit ovs_dp_process_packet nf_conntrack_in ovs_vport_send net_dev_queue
   qdisc_enqueue qdisc_dequeue net_dev_start_xmit net_dev_xmit)
@@ -39,14 +26,7 @@ for direction in tx rx; do
     echo " $name (startup ${F[${name}_startup_s]:-?} s):"
     check "recorder exited 0" test "${F[${name}_rc]:-x}" = 0
     check "pings answered" test "${F[${name}_ping_rc]:-x}" = 0
-    db="$dir/$name.db"
-    rm -f "$db"
-    if ! "$nettrail" ingest "$dir/$name.ntr" -o "$db" >/dev/null 2>"$dir/$name.ingest.err"; then
-      check "ingest $name.ntr" false; continue
-    fi
-    "$nettrail" query "$db" "SELECT hook, strategy, target, attached, note FROM attachment WHERE family = 'stages'" \
-      >"$dir/$name.attach.txt" 2>&1 || true
-    "$nettrail" stages "$dir/$name.ntr" >"$dir/$name.view.txt" 2>&1 || true
+    ingest "$name" || continue
     if [[ $direction == tx ]]; then order=("${tx_order[@]}"); else order=("${rx_order[@]}"); fi
     want_fn=$([[ $strategy == kprobe ]] && echo kprobe || echo fentry)
     check "no stage hook unavailable" eq "SELECT COUNT(*) FROM attachment WHERE family = 'stages' AND attached = 0" 0
@@ -62,33 +42,13 @@ for direction in tx rx; do
         check "$hook attached via $want_fn" test "$got" = "$want_fn"
       fi
     done
-    check "$pings packets completed the path" eq "SELECT COUNT(*) FROM stages_packet WHERE complete = 1" "$pings"
     if [[ ${F[ct_flow]:-yes} != yes ]]; then
       echo "  note: forwarding through conntrack failed on this kernel; NORMAL only, nf_conntrack_in not expected"
       order=("${order[@]/nf_conntrack_in/}")
     fi
-    for stage in "${order[@]}"; do
-      [[ -n $stage ]] || continue
-      check "every packet hit $stage" eq \
-        "SELECT COUNT(DISTINCT t.packet_id) FROM stages_time t JOIN stages_packet p USING (packet_id) WHERE p.complete = 1 AND t.stage = '$stage'" "$pings"
-    done
-    prev=""
-    bad=0
-    for stage in "${order[@]}"; do
-      [[ -n $stage ]] || continue
-      if [[ -n $prev ]]; then
-        n=$(q "SELECT COUNT(*) FROM stages_time a JOIN stages_time b USING (packet_id) WHERE a.stage = '$prev' AND b.stage = '$stage' AND b.time_ns < a.time_ns")
-        [[ $n == 0 ]] || { echo "    $prev after $stage in $n packet(s)"; bad=1; }
-      fi
-      prev=$stage
-    done
-    check "per-packet times monotonic in path order" test $bad = 0
-    check "steps sum to end to end for every packet" eq \
-      "SELECT COUNT(*) FROM stages_packet p WHERE complete = 1 AND total_ns != (SELECT SUM(since_prev_ns) FROM stages_time t WHERE t.packet_id = p.packet_id)" 0
-    check "in-kernel end-to-end histogram counted the same packets" eq \
-      "SELECT SUM(count) FROM stages_log2 WHERE from_stage = 'end_to_end'" "$pings"
-    check "kernel end-to-end buckets bracket the per-packet totals" eq \
-      "SELECT (SELECT MIN(low_ns) FROM stages_log2 WHERE from_stage = 'end_to_end') <= MIN(total_ns) AND (SELECT MAX(1 << (log2_ns + 1)) FROM stages_log2 WHERE from_stage = 'end_to_end') > MAX(total_ns) FROM stages_packet WHERE complete = 1" 1
+    # Unquoted on purpose: drops the emptied nf_conntrack_in entry.
+    # shellcheck disable=SC2068
+    check_path "$pings" ${order[@]}
     # The pipeline has two datapath flows (before and after the conntrack
     # recirculation); each is installed by an upcall, so upcalls belong to the
     # first packet or two of the flow and never come after a packet that hit.
@@ -105,8 +65,4 @@ for direction in tx rx; do
 done
 echo " overhead: ${NT_STAGES_FLOOD:-2000} adaptive pings took ${F[flood_without_s]:-?} s without and ${F[flood_with_s]:-?} s with recording"
 
-if ((failures)); then
-  echo "stages.check: $failures check(s) failed; results in $dir" >&2
-  exit 1
-fi
-echo "stages.check: all checks passed"
+finish stages
