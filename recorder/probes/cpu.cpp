@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "probe.h"
+#include "probe_support.h"
 #include "snapshot/host.h"
 
 namespace nettrail::cpu {
