@@ -17,10 +17,12 @@ fact() {
 }
 
 # mount_tracing: debugfs, tracefs, bpffs (idempotent).
+# (busybox in the guest has no `mountpoint`; /proc/mounts says the same.)
+mounted() { grep -qs " $1 " /proc/mounts; }
 mount_tracing() {
-  mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
-  mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
-  mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+  mounted /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+  mounted /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+  mounted /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 }
 
 # start_ovs: openvswitch module, a fresh database, ovsdb-server and ovs-vswitchd.
