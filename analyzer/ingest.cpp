@@ -615,6 +615,20 @@ void IngestContext::addStat(std::string severity, std::string source, std::strin
   stats_.push_back({std::move(severity), std::move(source), std::move(name), value, std::move(detail)});
 }
 
+void IngestContext::addUnknownBatchKind(const std::string& family) {
+  const bool vowel = !family.empty() && std::string_view("aeiou").find(family[0]) != std::string_view::npos;
+  addStat("data_loss", family, "unknown_batch_kind", 1,
+          current_file_ + ": " + (vowel ? "an " : "a ") + family +
+              " batch of a kind this nettrail does not know was skipped");
+}
+
+void IngestContext::addShortColumns(const std::string& family, uint64_t batches, uint64_t rows,
+                                    const std::string& what) {
+  addStat("data_loss", family, "short_columns", static_cast<int64_t>(rows),
+          std::to_string(batches) + " " + family + " batch(es) had columns of unequal length; " + what +
+              " beyond the shortest were skipped");
+}
+
 bool isTracingFrame(std::string_view symbol) {
   static constexpr std::string_view kPrefixes[] = {"bpf_prog_",   "bpf_trace_run",          "__bpf_trace_",
                                                    "__traceiter_", "trace_event_raw_event_", "perf_trace_",

@@ -40,6 +40,13 @@ class IngestContext {
   // A row of the stats table (severity info, error or data_loss).
   void addStat(std::string severity, std::string source, std::string name, int64_t value, std::string detail);
 
+  // The two data-loss rows every family importer can meet, worded alike:
+  // a batch of a union member this nettrail does not know (skipped), and
+  // batches whose columns had unequal lengths (`rows` beyond the shortest
+  // column skipped; `what` names them, e.g. "packets").
+  void addUnknownBatchKind(const std::string& family);
+  void addShortColumns(const std::string& family, uint64_t batches, uint64_t rows, const std::string& what);
+
   // Importers report rows they wrote, for progress output and the ingest summary.
   void addRows(uint64_t rows) { rows_ += rows; }
   uint64_t rows() const { return rows_; }

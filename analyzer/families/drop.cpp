@@ -133,16 +133,13 @@ class DropImporter final : public FamilyImporter {
       case DropBatch::SUMMARY:
         return importSummary(drop.getSummary(), ctx);
     }
-    ctx.addStat("data_loss", "drop", "unknown_batch_kind", 1,
-                ctx.currentFile() + ": a drop batch of a kind this nettrail does not know was skipped");
+    ctx.addUnknownBatchKind("drop");
     return Status::ok();
   }
 
   Status finish(IngestContext& ctx) override {
     if (short_batches_ > 0)
-      ctx.addStat("data_loss", "drop", "short_columns", static_cast<int64_t>(short_rows_),
-                  std::to_string(short_batches_) +
-                      " drop batch(es) had columns of unequal length; drops beyond the shortest column were skipped");
+      ctx.addShortColumns("drop", short_batches_, short_rows_, "drops");
     if (summary_resets_ > 0)
       ctx.addStat("info", "drop", "summary_counter_reset", static_cast<int64_t>(summary_resets_),
                   "summary counts that went down between snapshots (map cleared or recorder restarted); "

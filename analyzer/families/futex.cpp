@@ -52,16 +52,13 @@ class FutexImporter final : public FamilyImporter {
       case FutexBatch::SUMMARY:
         return importSummary(futex.getSummary(), ctx);
     }
-    ctx.addStat("data_loss", "futex", "unknown_batch_kind", 1,
-                ctx.currentFile() + ": a futex batch of a kind this nettrail does not know was skipped");
+    ctx.addUnknownBatchKind("futex");
     return Status::ok();
   }
 
   Status finish(IngestContext& ctx) override {
     if (short_batches_ > 0)
-      ctx.addStat("data_loss", "futex", "short_columns", static_cast<int64_t>(short_rows_),
-                  std::to_string(short_batches_) +
-                      " futex batch(es) had columns of unequal length; calls beyond the shortest were skipped");
+      ctx.addShortColumns("futex", short_batches_, short_rows_, "calls");
     insert_event_ = Statement();
     insert_summary_ = Statement();
     insert_interval_ = Statement();

@@ -58,16 +58,13 @@ class LocksImporter final : public FamilyImporter {
       case LocksBatch::SUMMARY:
         return importSummary(locks.getSummary(), ctx);
     }
-    ctx.addStat("data_loss", "locks", "unknown_batch_kind", 1,
-                ctx.currentFile() + ": a locks batch of a kind this nettrail does not know was skipped");
+    ctx.addUnknownBatchKind("locks");
     return Status::ok();
   }
 
   Status finish(IngestContext& ctx) override {
     if (short_batches_ > 0)
-      ctx.addStat("data_loss", "locks", "short_columns", static_cast<int64_t>(short_rows_),
-                  std::to_string(short_batches_) +
-                      " locks batch(es) had columns of unequal length; waits beyond the shortest were skipped");
+      ctx.addShortColumns("locks", short_batches_, short_rows_, "waits");
     insert_wait_ = Statement();
     insert_summary_ = Statement();
     insert_interval_ = Statement();

@@ -38,16 +38,13 @@ class OffcpuImporter final : public FamilyImporter {
       case OffcpuBatch::SUMMARY:
         return importSummary(offcpu.getSummary(), ctx);
     }
-    ctx.addStat("data_loss", "offcpu", "unknown_batch_kind", 1,
-                ctx.currentFile() + ": an offcpu batch of a kind this nettrail does not know was skipped");
+    ctx.addUnknownBatchKind("offcpu");
     return Status::ok();
   }
 
   Status finish(IngestContext& ctx) override {
     if (short_batches_ > 0)
-      ctx.addStat("data_loss", "offcpu", "short_columns", static_cast<int64_t>(short_rows_),
-                  std::to_string(short_batches_) +
-                      " offcpu batch(es) had columns of unequal length; periods beyond the shortest were skipped");
+      ctx.addShortColumns("offcpu", short_batches_, short_rows_, "periods");
     insert_event_ = Statement();
     insert_summary_ = Statement();
     insert_interval_ = Statement();

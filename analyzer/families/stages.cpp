@@ -53,16 +53,13 @@ class StagesImporter final : public FamilyImporter {
       case StagesBatch::SUMMARY:
         return importSummary(stages.getSummary(), ctx);
     }
-    ctx.addStat("data_loss", "stages", "unknown_batch_kind", 1,
-                ctx.currentFile() + ": a stages batch of a kind this nettrail does not know was skipped");
+    ctx.addUnknownBatchKind("stages");
     return Status::ok();
   }
 
   Status finish(IngestContext& ctx) override {
     if (short_batches_ > 0)
-      ctx.addStat("data_loss", "stages", "short_columns", static_cast<int64_t>(short_rows_),
-                  std::to_string(short_batches_) +
-                      " stages batch(es) had columns of unequal length; packets beyond the shortest were skipped");
+      ctx.addShortColumns("stages", short_batches_, short_rows_, "packets");
     insert_packet_ = Statement();
     insert_time_ = Statement();
     insert_hist_ = Statement();
