@@ -20,6 +20,35 @@ constexpr uint32_t kFormatVersion = 1;
 // A data frame larger than this is treated as corrupt rather than allocated.
 constexpr uint64_t kMaxChunkBytes = 1ull << 30;
 
+namespace detail {
+// The memory of a FramedMessageBuilder, allocated (zeroed) before its Cap'n
+// Proto base is constructed on it.
+struct SpareWordBuffer {
+  explicit SpareWordBuffer(size_t words);
+  ~SpareWordBuffer();
+  SpareWordBuffer(const SpareWordBuffer&) = delete;
+  SpareWordBuffer& operator=(const SpareWordBuffer&) = delete;
+  capnp::word* words;
+};
+}  // namespace detail
+
+// A message built in one fixed first segment with one spare word in front of
+// it. While the message fits in that segment, the spare word takes Cap'n
+// Proto's segment table and the framed message is a single array, which the
+// writer compresses in place instead of feeding zstd piece by piece (zstd
+// then copies nothing). For a batch initialised once at full size and refilled
+// in place, as the drop family's details are.
+class FramedMessageBuilder : private detail::SpareWordBuffer, public capnp::MallocMessageBuilder {
+ public:
+  explicit FramedMessageBuilder(size_t first_segment_words);
+  // The segment table and the segment, contiguous; empty if the message has
+  // grown past its first segment.
+  kj::ArrayPtr<const capnp::byte> framed();
+
+ private:
+  size_t first_segment_words_;
+};
+
 class RecordingWriter {
  public:
   struct Options {
@@ -58,6 +87,7 @@ class RecordingWriter {
   int fd_ = -1;
   void* cctx_ = nullptr;  // ZSTD_CCtx
   std::vector<char> compressed_;
+  std::vector<uint32_t> table_;  // Cap'n Proto segment table of the chunk being written
   uint64_t next_seq_ = 0;
   uint64_t bytes_written_ = 0;
   uint64_t uncompressed_bytes_ = 0;
