@@ -67,12 +67,14 @@ Status RecordingSink::startSegment() {
 }
 
 void RecordingSink::noteProcess(uint32_t tid, uint32_t pid, const char* comm, size_t comm_len) {
-  // Bursts come from one thread: the same (tid, comm) as last time is known.
-  if (tid == last_tid_ && comm_len == sizeof(last_comm_) && std::memcmp(comm, last_comm_, sizeof(last_comm_)) == 0)
+  RecentProcess& recent = recent_processes_[tid % (sizeof(recent_processes_) / sizeof(recent_processes_[0]))];
+  const bool cacheable = comm_len == sizeof(recent.comm);
+  if (cacheable && recent.valid && recent.tid == tid && std::memcmp(comm, recent.comm, sizeof(recent.comm)) == 0)
     return;
-  if (comm_len == sizeof(last_comm_)) {
-    last_tid_ = tid;
-    std::memcpy(last_comm_, comm, sizeof(last_comm_));
+  if (cacheable) {
+    recent.valid = true;
+    recent.tid = tid;
+    std::memcpy(recent.comm, comm, sizeof(recent.comm));
   }
   size_t len = strnlen(comm, comm_len);
   auto it = processes_.find(tid);

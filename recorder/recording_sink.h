@@ -113,8 +113,15 @@ class RecordingSink {
   void noteUserFrames(uint32_t pid, const uint64_t* frames, size_t depth);
   // Everything known (re-emitted in each segment) and what is pending.
   std::unordered_map<uint32_t, ProcessInfo> processes_;
-  uint32_t last_tid_ = 0;   // noteProcess fast path: the last (tid, comm) seen
-  char last_comm_[16] = {};
+  // noteProcess fast path: recently seen (tid, comm) pairs, one slot per tid
+  // modulo the size. A storm's senders interleave in the ring, so one slot
+  // (the last thread seen) would miss on every other event.
+  struct RecentProcess {
+    bool valid = false;
+    uint32_t tid = 0;
+    char comm[16] = {};
+  };
+  RecentProcess recent_processes_[64];
   std::unordered_map<uint64_t, std::string> interfaces_;
   std::unordered_map<uint32_t, StackInfo> stacks_;
   std::unordered_set<size_t> symbols_;  // Kallsyms indexes
