@@ -32,18 +32,25 @@ inline uint64_t macToU64(const uint8_t mac[6]) {
 // IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), IPv6 as is. False if neither.
 bool parseIpAddress(const std::string& text, uint8_t out[16]);
 
-// Copies `n` values into a Cap'n Proto list of primitives of the same length.
-// Such a list is a little-endian array in the message's own segment; Cap'n
-// Proto shows its bytes only through a reader, but they are the builder's
-// memory, so one memcpy replaces n bounds-computed set() calls.
+// The elements of a Cap'n Proto list of primitives, writable in place. Such a
+// list is a little-endian array in the message's own segment; Cap'n Proto
+// shows its bytes only through a reader, but they are the builder's memory.
 template <typename T, typename ListBuilder>
-void fillList(ListBuilder list, const T* values, size_t n) {
+T* listData(ListBuilder list) {
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "Cap'n Proto lists are little-endian");
-  static_assert(std::is_arithmetic_v<T>, "fillList copies primitive columns");
+  static_assert(std::is_arithmetic_v<T>, "only lists of primitives are plain arrays");
   static_assert(std::is_same_v<typename ListBuilder::Builds, capnp::List<T>>, "column and list element types differ");
   kj::ArrayPtr<const capnp::byte> bytes = capnp::AnyList::Reader(list.asReader()).getRawBytes();
-  NT_CHECK(bytes.size() == n * sizeof(T));
-  if (n > 0) std::memcpy(const_cast<capnp::byte*>(bytes.begin()), values, n * sizeof(T));
+  NT_CHECK(bytes.size() == list.size() * sizeof(T));
+  return reinterpret_cast<T*>(const_cast<capnp::byte*>(bytes.begin()));
+}
+
+// Copies `n` values into a Cap'n Proto list of primitives of the same length:
+// one memcpy instead of n bounds-computed set() calls.
+template <typename T, typename ListBuilder>
+void fillList(ListBuilder list, const T* values, size_t n) {
+  NT_CHECK(list.size() == n);
+  if (n > 0) std::memcpy(listData<T>(list), values, n * sizeof(T));
 }
 template <typename T, typename ListBuilder>
 void fillList(ListBuilder list, const std::vector<T>& values) {
@@ -114,8 +121,8 @@ class StackInterner {
     ids_.clear();
   }
   // 0 when the program had no stack (negative id) or the map entry is gone.
-  uint32_t kernelStack(int32_t map_id) { return intern(map_id, 0, true); }
-  uint32_t userStack(int32_t map_id, uint32_t pid) { return intern(map_id, pid, false); }
+  uint32_t kernelStack(int32_t map_id) { return map_id < 0 ? 0 : intern(map_id, 0, true); }
+  uint32_t userStack(int32_t map_id, uint32_t pid) { return map_id < 0 ? 0 : intern(map_id, pid, false); }
 
  private:
   uint32_t intern(int32_t map_id, uint32_t pid, bool kernel);
