@@ -1,6 +1,7 @@
 // The stages family's SQL views over hand-made rows: per-flow bucket
 // percentiles (nearest rank on the log2 buckets, summed over intervals), the
-// path order of the pairs, and the stage -> stack -> frame join.
+// path order of the pairs, the stage -> stack -> frame join, and the
+// per-interval session accounting.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -95,6 +96,32 @@ TEST_F(StagesViewsTest, StageStacksJoinToTheirNonTracingFrames) {
             (Rows{{"net_dev_queue", "7", "2", "__dev_queue_xmit+0x4"}, {"net_dev_xmit", "8", "1", "dev_hard_start_xmit+0x9e"}}));
   EXPECT_EQ(rows("SELECT stage, frame_index, frame FROM stages_stack_frame WHERE stack_id = 8"),
             (Rows{{"net_dev_xmit", "1", "dev_hard_start_xmit+0x9e"}, {"net_dev_xmit", "2", "sch_direct_xmit+0x20"}}));
+}
+
+TEST_F(StagesViewsTest, IntervalSessionsCountWhatEndedIncompleteAndWhen) {
+  // Recording started at boottime 10 s; anchors 5 s apart, the second after a
+  // clock step of +2 s. Interval 1: 2 in flight before, 4 started, 5
+  // completed, 0 in flight after: 1 ended without completing.
+  exec("INSERT INTO meta VALUES ('start_boottime_ns', '10000000000')");
+  exec("INSERT INTO clock_anchor VALUES (10000000000, 1000000000000000000, 0), "
+       "(15000000000, 1000000007000000000, 0)");
+  exec("INSERT INTO stages_interval VALUES (0, 12000000000, 3, 1, 2, 0), (1, 16000000000, 4, 5, 0, 1), "
+       "(2, 16500000000, 0, 0, 0, 0)");
+  EXPECT_EQ(rows("SELECT interval_index, time_ns, realtime_ns, duration_ns, started, completed, incomplete, "
+                 "in_flight, flow_hist_full FROM stages_interval_sessions"),
+            (Rows{{"0", "12000000000", "1000000002000000000", "2000000000", "3", "1", "0", "2", "0"},
+                  {"1", "16000000000", "1000000008000000000", "4000000000", "4", "5", "1", "0", "1"},
+                  {"2", "16500000000", "1000000008500000000", "500000000", "0", "0", "0", "0", "0"}}));
+  // Summed, with the last interval's in-flight sessions, they are the whole
+  // recording's accounting.
+  EXPECT_EQ(rows("SELECT SUM(started), SUM(completed), SUM(incomplete) FROM stages_interval_sessions"),
+            (Rows{{"7", "6", "1"}}));
+  EXPECT_EQ(rows("SELECT started, completed, incomplete FROM stages_sessions"), (Rows{{"7", "6", "1"}}));
+  // Without clock anchors or a known start: no wall clock, no first length.
+  exec("DELETE FROM clock_anchor");
+  exec("DELETE FROM meta");
+  EXPECT_EQ(rows("SELECT realtime_ns, duration_ns FROM stages_interval_sessions WHERE interval_index = 0"),
+            (Rows{{"NULL", "NULL"}}));
 }
 
 }  // namespace
