@@ -81,6 +81,7 @@ CREATE TABLE stages_time(
 -- In-kernel log2 histograms per interval: one row per pair, bucket and
 -- interval in which the bucket grew. Pairs are (previous stage, stage) as the
 -- packets went; from_stage = to_stage = 'end_to_end' for the whole path.
+-- `nettrail stages --per-interval` prints them interval by interval.
 CREATE TABLE stages_hist(
   -- Interval number, 0 for the first.
   interval_index INTEGER,
@@ -303,7 +304,8 @@ SELECT COALESCE(SUM(started), 0), COALESCE(SUM(completed), 0), COALESCE(SUM(star
 FROM stages_interval;
 
 -- Session accounting per interval of the in-kernel summary, with the time
--- the interval ended and its length. Summed over the intervals, started and
+-- the interval ended and its length: the header of each interval block of
+-- `nettrail stages --per-interval`. Summed over the intervals, started and
 -- completed are stages_sessions' counts, and incomplete plus the last
 -- interval's in_flight is stages_sessions.incomplete.
 CREATE VIEW stages_interval_sessions(
