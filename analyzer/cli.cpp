@@ -25,8 +25,10 @@
 
 namespace nettrail {
 namespace stages {
-// analyzer/families/stages.cpp: the terminal view of `nettrail stages`.
+// analyzer/families/stages.cpp: the terminal views of `nettrail stages`, over
+// the whole recording and (--per-interval) one block per recorded interval.
 Status printStagesView(Db& db, int top, std::ostream& out);
+Status printStagesIntervalView(Db& db, std::ostream& out);
 }  // namespace stages
 namespace futex {
 // analyzer/families/futex.cpp: the terminal view of `nettrail futex`.
@@ -394,7 +396,16 @@ int runFamilyView(const Verb& verb, const ParsedArgs& args, CliContext& cli, int
 }
 
 int runStages(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
-  return runFamilyView(verb, args, cli, 5, &stages::printStagesView);
+  if (!args.has("per-interval")) return runFamilyView(verb, args, cli, 5, &stages::printStagesView);
+  if (int rc = needPositional(verb, args, 1, cli)) return rc;
+  if (args.has("top"))
+    return usageError(cli, "stages: --top is for the whole-recording view; --per-interval prints every interval",
+                      verb.name);
+  auto db = openInput(args.positional[0], cli);
+  if (!db.isOk()) return failure(cli, db.status());
+  Status status = printLossWarning(**db, cli);
+  if (status.isOk()) status = stages::printStagesIntervalView(**db, cli.out);
+  return status.isOk() ? kExitOk : failure(cli, status.context(verb.name));
 }
 
 int runOffcpu(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
@@ -596,13 +607,37 @@ const std::vector<Verb>& verbs() {
        {{"limit", 'n', true, "Drops to show (default 50)"}},
        &runEvents},
       {"stages", "Per-stage latency: log2 histograms per stage pair and per flow, exact percentiles, slowest packets",
-       "nettrail stages FILE.ntr|FILE.db [-t N]",
+       "nettrail stages FILE.ntr|FILE.db [-t N | -I]",
        "Like the seed latency tools: session counts and where incomplete packets stopped, a BCC-style log2 "
        "histogram per adjacent stage pair and end to end (every packet, counted in the kernel), exact percentiles "
        "from the per-packet records, the busiest flows with their own in-kernel histograms, then the slowest "
        "packets with their per-stage waterfall and, when recorded with --stage-stacks, the kernel stacks of each "
-       "stage. Stages the recorded kernel could not attach are listed first.",
-       {{"top", 't', true, "Slowest packets, flows and stacks per stage shown (default 5)"}},
+       "stage. Stages the recorded kernel could not attach are listed first.\n\n"
+       "With -I/--per-interval it prints instead, like system_network_latency_summary.py every --interval, one "
+       "block per interval the recorder snapshotted (nettrail-record -i): the time the interval ended (UTC, "
+       "through the recording's clock anchors), its index (stages_hist.interval_index) and length; the sessions "
+       "started, completed, ended incomplete in it, and in flight at its end; then the in-kernel log2 histogram "
+       "of each stage pair and end to end for that interval, pairs without packets left out. A run of intervals "
+       "without packets is one line, so a long recording shows its idle stretches compactly. The last line sums "
+       "the intervals: the whole recording's session counts, where incomplete also counts the sessions still in flight "
+       "at the end (in a block it counts the sessions that ended in that interval without reaching the last stage). "
+       "Example:\n"
+       "  $ nettrail stages lat.ntr --per-interval\n"
+       "  [2026-01-02 03:04:05.000 UTC] === Interval 7 (1.000 s) ===\n"
+       "  Sessions: 120 started, 119 completed, 0 incomplete, 1 in flight at the end\n"
+       "\n"
+       "  qdisc_enqueue -> qdisc_dequeue:\n"
+       "                     usecs : count      distribution\n"
+       "        0.512 -> 1.023      : 97         |****************************************|\n"
+       "        1.024 -> 2.047      : 22         |*********                               |\n"
+       "  Total packets: 119\n"
+       "  ...\n"
+       "  [2026-01-02 03:04:13.000 UTC] === Intervals 8-15 (8.000 s): no packets ===\n"
+       "  ...\n"
+       "  All 600 interval(s): 60211 started, 60209 completed, 2 incomplete (1 ended without completing, 1 still "
+       "in flight at the end)",
+       {{"top", 't', true, "Slowest packets, flows and stacks per stage shown (default 5)"},
+        {"per-interval", 'I', false, "One block of histograms per recorded interval instead of the whole recording"}},
        &runStages},
       {"offcpu", "Off-CPU time: per thread, top stack pairs like offcputime, longest periods with their waker",
        "nettrail offcpu FILE.ntr|FILE.db [-t N]",

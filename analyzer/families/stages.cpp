@@ -3,7 +3,9 @@
 // sections, and the terminal view of `nettrail stages` (BCC-style log2
 // histograms per stage pair and per flow, like the seed's
 // system_network_latency_summary.py, and per-packet waterfalls like its
-// _details.py, with the kernel stack of each stage under --stage-stacks).
+// _details.py, with the kernel stack of each stage under --stage-stacks);
+// with --per-interval, one block of histograms per recorded interval as the
+// summary tools print every --interval.
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,6 +13,8 @@
 #include <ostream>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "embedded_assets.h"
 #include "family.h"
@@ -18,11 +22,15 @@
 #include "net_format.h"
 #include "report_builder.h"
 #include "text_escape.h"
+#include "text_views.h"
 
 namespace nettrail::stages {
 
 // Printed by `nettrail stages FILE`: declared here, called from cli.cpp.
 Status printStagesView(Db& db, int top, std::ostream& out);
+// Printed by `nettrail stages --per-interval FILE`: one block per recorded
+// interval, as the seed's *_latency_summary.py print every --interval.
+Status printStagesIntervalView(Db& db, std::ostream& out);
 
 namespace {
 
@@ -462,9 +470,8 @@ Status printStageStacks(Db& db, int top, std::ostream& out) {
   return Status::ok();
 }
 
-}  // namespace
-
-Status printStagesView(Db& db, int top, std::ostream& out) {
+// Hooks the recorded kernel could not attach, with the reason, then a blank line.
+Status printUnavailableStages(Db& db, std::ostream& out) {
   NT_ASSIGN_OR_RETURN(Statement unavailable,
                       db.prepare("SELECT hook, note FROM attachment WHERE family = 'stages' AND attached = 0"));
   bool header = false;
@@ -477,6 +484,142 @@ Status printStagesView(Db& db, int top, std::ostream& out) {
         << "\n";
   }
   if (header) out << "\n";
+  return Status::ok();
+}
+
+// "[2026-01-02 03:04:05.250 UTC]" for an interval's end, to the millisecond
+// (intervals can be shorter than a second); boottime without clock anchors.
+std::string intervalStamp(const Statement& row, int realtime_column, int64_t time_ns) {
+  char text[64];
+  if (row.columnIsNull(realtime_column)) {
+    std::snprintf(text, sizeof(text), "[boottime %.3f s]", static_cast<double>(time_ns) / 1e9);
+    return text;
+  }
+  const int64_t realtime_ns = row.columnInt(realtime_column);
+  std::string stamp = formatUtc(realtime_ns, false);  // "... HH:MM:SS UTC"
+  const int64_t ms = ((realtime_ns % 1'000'000'000 + 1'000'000'000) % 1'000'000'000) / 1'000'000;
+  std::snprintf(text, sizeof(text), ".%03lld", static_cast<long long>(ms));
+  const size_t utc = stamp.rfind(" UTC");
+  if (utc != std::string::npos) stamp.insert(utc, text);
+  return "[" + stamp + "]";
+}
+
+std::string secondsText(int64_t ns) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3f s", static_cast<double>(ns) / 1e9);
+  return text;
+}
+
+std::string pairTitle(const std::string& from, const std::string& to) {
+  return from == "end_to_end" ? std::string("end to end") : escapeForTerminal(from) + " -> " + escapeForTerminal(to);
+}
+
+}  // namespace
+
+Status printStagesIntervalView(Db& db, std::ostream& out) {
+  NT_RETURN_IF_ERROR(printUnavailableStages(db, out));
+  // Every pair of the recording in path order (by the recorded path's stage
+  // positions, end to end last), so the blocks list their pairs alike.
+  NT_ASSIGN_OR_RETURN(
+      Statement pair_order,
+      db.prepare("SELECT from_stage, to_stage FROM stages_hist GROUP BY from_stage, to_stage "
+                 "ORDER BY from_stage = 'end_to_end', "
+                 "COALESCE((SELECT MIN(e.value) FROM enum_value e WHERE e.enum_name = 'nt_stages_path' "
+                 "AND e.name = to_stage), 1000), "
+                 "COALESCE((SELECT MIN(e.value) FROM enum_value e WHERE e.enum_name = 'nt_stages_path' "
+                 "AND e.name = from_stage), 1000), from_stage, to_stage"));
+  std::vector<std::pair<std::string, std::string>> pairs;
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, pair_order.step());
+    if (!row) break;
+    pairs.emplace_back(pair_order.columnText(0), pair_order.columnText(1));
+  }
+  NT_ASSIGN_OR_RETURN(Statement intervals,
+                      db.prepare("SELECT interval_index, time_ns, realtime_ns, duration_ns, started, completed, "
+                                 "incomplete, in_flight FROM stages_interval_sessions"));
+  // Both in interval order: the histogram rows are consumed as the intervals pass.
+  NT_ASSIGN_OR_RETURN(Statement hist,
+                      db.prepare("SELECT interval_index, from_stage, to_stage, log2_ns, SUM(count) FROM stages_hist "
+                                 "GROUP BY interval_index, from_stage, to_stage, log2_ns "
+                                 "ORDER BY interval_index, from_stage, to_stage, log2_ns"));
+  NT_ASSIGN_OR_RETURN(bool hist_row, hist.step());
+
+  // A run of consecutive intervals without packets, printed as one line.
+  struct EmptyRun {
+    int64_t first = -1, last = -1, duration_ns = 0, in_flight = 0;
+    bool duration_known = true;
+    std::string stamp;
+  } empty;
+  auto flushEmpty = [&]() {
+    if (empty.first < 0) return;
+    out << empty.stamp << " === ";
+    if (empty.first == empty.last) out << "Interval " << empty.first;
+    else out << "Intervals " << empty.first << "-" << empty.last;
+    if (empty.duration_known) out << " (" << secondsText(empty.duration_ns) << ")";
+    out << ": no packets";
+    if (empty.in_flight > 0) out << ", " << empty.in_flight << " still in flight";
+    out << " ===\n\n";
+    empty = EmptyRun();
+  };
+
+  int64_t count = 0, started = 0, completed = 0, incomplete = 0, in_flight = 0;
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool row, intervals.step());
+    if (!row) break;
+    const int64_t index = intervals.columnInt(0);
+    ++count;
+    started += intervals.columnInt(4);
+    completed += intervals.columnInt(5);
+    incomplete += intervals.columnInt(6);
+    in_flight = intervals.columnInt(7);
+    std::map<std::pair<std::string, std::string>, std::vector<std::pair<int64_t, int64_t>>> buckets;
+    while (hist_row && hist.columnInt(0) <= index) {
+      if (hist.columnInt(0) == index)
+        buckets[{hist.columnText(1), hist.columnText(2)}].push_back({hist.columnInt(3), hist.columnInt(4)});
+      NT_ASSIGN_OR_RETURN(hist_row, hist.step());
+    }
+    const std::string stamp = intervalStamp(intervals, 2, intervals.columnInt(1));
+    const bool no_packets = buckets.empty() && intervals.columnInt(4) == 0 && intervals.columnInt(5) == 0 &&
+                            intervals.columnInt(6) == 0;
+    if (no_packets) {
+      if (empty.first >= 0 && empty.in_flight != in_flight) flushEmpty();
+      if (empty.first < 0) empty.first = index;
+      empty.last = index;
+      empty.stamp = stamp;
+      empty.in_flight = in_flight;
+      if (intervals.columnIsNull(3)) empty.duration_known = false;
+      else empty.duration_ns += intervals.columnInt(3);
+      continue;
+    }
+    flushEmpty();
+    out << stamp << " === Interval " << index;
+    if (!intervals.columnIsNull(3)) out << " (" << secondsText(intervals.columnInt(3)) << ")";
+    out << " ===\n";
+    out << "Sessions: " << intervals.columnInt(4) << " started, " << intervals.columnInt(5) << " completed, "
+        << intervals.columnInt(6) << " incomplete, " << in_flight << " in flight at the end\n\n";
+    for (const auto& pair : pairs) {
+      auto it = buckets.find(pair);
+      if (it == buckets.end()) continue;
+      out << pairTitle(pair.first, pair.second) << ":\n";
+      printHistogram(it->second, out);
+      int64_t total = 0;
+      for (const auto& [b, c] : it->second) total += c;
+      out << "Total packets: " << total << "\n\n";
+    }
+  }
+  flushEmpty();
+  if (count == 0) {
+    out << "No stages summaries in this recording (record with --families stages).\n";
+    return Status::ok();
+  }
+  out << "All " << count << " interval(s): " << started << " started, " << completed << " completed, "
+      << incomplete + in_flight << " incomplete (" << incomplete << " ended without completing, " << in_flight
+      << " still in flight at the end)\n";
+  return Status::ok();
+}
+
+Status printStagesView(Db& db, int top, std::ostream& out) {
+  NT_RETURN_IF_ERROR(printUnavailableStages(db, out));
   NT_ASSIGN_OR_RETURN(Statement sessions, db.prepare("SELECT started, completed, incomplete FROM stages_sessions"));
   NT_ASSIGN_OR_RETURN(bool has_sessions, sessions.step());
   if (has_sessions)
@@ -503,8 +646,7 @@ Status printStagesView(Db& db, int top, std::ostream& out) {
     NT_ASSIGN_OR_RETURN(bool row, pairs.step());
     if (!row) break;
     const std::string from = pairs.columnText(0), to = pairs.columnText(1);
-    out << (from == "end_to_end" ? std::string("end to end") : escapeForTerminal(from) + " -> " + escapeForTerminal(to))
-        << ":\n";
+    out << pairTitle(from, to) << ":\n";
     NT_ASSIGN_OR_RETURN(Statement buckets, db.prepare("SELECT log2_ns, count FROM stages_log2 WHERE from_stage = ? "
                                                       "AND to_stage = ? ORDER BY log2_ns"));
     buckets.bind(1, from);

@@ -81,6 +81,7 @@ CREATE TABLE stages_time(
 -- In-kernel log2 histograms per interval: one row per pair, bucket and
 -- interval in which the bucket grew. Pairs are (previous stage, stage) as the
 -- packets went; from_stage = to_stage = 'end_to_end' for the whole path.
+-- `nettrail stages --per-interval` prints them interval by interval.
 CREATE TABLE stages_hist(
   -- Interval number, 0 for the first.
   interval_index INTEGER,
@@ -301,6 +302,53 @@ CREATE VIEW stages_sessions(
 ) AS
 SELECT COALESCE(SUM(started), 0), COALESCE(SUM(completed), 0), COALESCE(SUM(started) - SUM(completed), 0)
 FROM stages_interval;
+
+-- Session accounting per interval of the in-kernel summary, with the time
+-- the interval ended and its length: the header of each interval block of
+-- `nettrail stages --per-interval`. Summed over the intervals, started and
+-- completed are stages_sessions' counts, and incomplete plus the last
+-- interval's in_flight is stages_sessions.incomplete.
+CREATE VIEW stages_interval_sessions(
+  -- Interval number, 0 for the first.
+  interval_index,
+  -- CLOCK_BOOTTIME at the end of the interval, ns.
+  time_ns,
+  -- CLOCK_REALTIME at the end of the interval, ns, through the nearest earlier
+  -- clock anchor; NULL when the recording has no clock anchors.
+  realtime_ns,
+  -- Length of the interval, ns: since the previous interval's end, or since
+  -- the start of the recording for the first; NULL when unknown.
+  duration_ns,
+  -- Packets whose session opened at the path's first stage in this interval.
+  started,
+  -- Packets that reached the path's last stage in this interval.
+  completed,
+  -- Sessions that ended in this interval without reaching the last stage
+  -- (left the path, or replaced by a packet with the same identity): in flight
+  -- at the start + started - completed - in flight at the end. The recorder
+  -- reads the counters and counts the open sessions microseconds apart, so
+  -- under heavy traffic a few sessions can be counted one interval late (a
+  -- small negative value, made up in the next interval).
+  incomplete,
+  -- Sessions open at the end of the interval.
+  in_flight,
+  -- Per-flow histogram samples lost to a full flow map in this interval (data loss).
+  flow_hist_full
+) AS
+SELECT i.interval_index, i.time_ns,
+       i.time_ns + COALESCE(
+         (SELECT a.realtime_ns - a.boottime_ns FROM clock_anchor a WHERE a.boottime_ns <= i.time_ns
+          ORDER BY a.boottime_ns DESC LIMIT 1),
+         (SELECT a.realtime_ns - a.boottime_ns FROM clock_anchor a ORDER BY a.boottime_ns LIMIT 1)),
+       i.time_ns - COALESCE(LAG(i.time_ns) OVER w,
+                            (SELECT CAST(m.value AS INTEGER) FROM meta m WHERE m.key = 'start_boottime_ns'
+                             AND CAST(m.value AS INTEGER) BETWEEN 1 AND i.time_ns)),
+       i.started, i.completed,
+       COALESCE(LAG(i.in_flight) OVER w, 0) + i.started - i.completed - i.in_flight,
+       i.in_flight, i.flow_hist_full
+FROM stages_interval i
+WINDOW w AS (ORDER BY i.interval_index)
+ORDER BY i.interval_index;
 
 -- Per-flow in-kernel log2 histograms over the whole recording (every packet
 -- of the flow, not only those above --latency-us).

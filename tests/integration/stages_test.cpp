@@ -7,11 +7,15 @@
 // refuses, and must be reported unavailable with the reason. Per-flow
 // in-kernel histograms must count each flow's packets exactly (and count, not
 // drop, what a full flow map cannot hold); --stage-stacks must give every
-// stage a symbolized kernel stack. Needs root, BTF and tracefs.
+// stage a symbolized kernel stack; `nettrail stages --per-interval` must add
+// up to the whole-recording view. Needs root, BTF and tracefs.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
+#include <sstream>
+#include <string>
 
 #include "db.h"
 #include "ingest.h"
@@ -162,6 +166,86 @@ TEST_F(StagesTest, PerFlowHistogramsCountEachFlowAndStageStacksAreSymbolized) {
   EXPECT_NE(view.find(net_->ip_b + ":7311: 15 packets end to end"), std::string::npos) << view;
   EXPECT_NE(view.find("Kernel stacks per stage"), std::string::npos) << view;
   EXPECT_NE(view.find("dev_hard_start_xmit+0x"), std::string::npos) << view;
+}
+
+// What `nettrail stages` prints, added up: the session counts and, per
+// histogram title ("a -> b" or "end to end"), its "Total packets" lines.
+struct ViewTotals {
+  int64_t started = 0, completed = 0, incomplete = -1;
+  int64_t blocks = 0, idle_lines = 0, intervals = 0;
+  std::map<std::string, int64_t> packets;
+};
+
+ViewTotals addUpView(const std::string& view) {
+  ViewTotals totals;
+  std::istringstream in(view);
+  std::string line, title;
+  long long a = 0, b = 0, c = 0, d = 0;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == ':') title = line.substr(0, line.size() - 1);
+    if (std::sscanf(line.c_str(), "Sessions: %lld started, %lld completed, %lld incomplete", &a, &b, &c) == 3) {
+      totals.started += a;
+      totals.completed += b;
+      // The whole-recording view's line; an interval block's also has "in flight".
+      if (line.find("in flight") == std::string::npos) totals.incomplete = c;
+    }
+    // The per-interval view's last line, its sum over the intervals.
+    if (std::sscanf(line.c_str(), "All %lld interval(s): %lld started, %lld completed, %lld incomplete", &a, &b, &c,
+                    &d) == 4)
+      totals.incomplete = d;
+    if (std::sscanf(line.c_str(), "Total packets: %lld", &a) == 1) totals.packets[title] += a;
+    const size_t block = line.find("] === Interval");
+    if (block != std::string::npos) {
+      if (std::sscanf(line.c_str() + block, "] === Intervals %lld-%lld", &a, &b) == 2) totals.intervals += b - a + 1;
+      else ++totals.intervals;
+      if (line.find(": no packets") != std::string::npos) ++totals.idle_lines;
+      else ++totals.blocks;
+    }
+  }
+  return totals;
+}
+
+TEST_F(StagesTest, PerIntervalViewAddsUpToTheWholeRecording) {
+  // Two bursts a second apart, snapshotted every 200 ms: packets in at least
+  // two intervals, and idle intervals between and around them.
+  record({"--protocol", "udp", "--src-ip", net_->ip_a}, [&] {
+    EXPECT_EQ(runInNetns(net_->ns_a, [&] { return testing::udpSend(net_->ip_b, 7331, 15) == 15 ? 0 : 1; }), 0);
+    usleep(1000 * 1000);
+    EXPECT_EQ(runInNetns(net_->ns_a, [&] { return testing::udpSend(net_->ip_b, 7332, 25) == 25 ? 0 : 1; }), 0);
+  });
+  auto db = ingest();
+  const int64_t intervals = count(*db, "SELECT COUNT(*) FROM stages_interval");
+  EXPECT_GE(intervals, 3);
+  EXPECT_GE(count(*db, "SELECT COUNT(DISTINCT interval_index) FROM stages_hist"), 2);
+  EXPECT_EQ(count(*db, "SELECT started FROM stages_sessions"), 40);
+
+  std::string whole_text, per_interval_text;
+  ASSERT_EQ(shell(std::string(NT_ANALYZER_BIN) + " stages " + path_, &whole_text), 0) << whole_text;
+  ASSERT_EQ(shell(std::string(NT_ANALYZER_BIN) + " stages --per-interval " + path_, &per_interval_text), 0)
+      << per_interval_text;
+  const ViewTotals whole = addUpView(whole_text);
+  const ViewTotals per_interval = addUpView(per_interval_text);
+  SCOPED_TRACE(per_interval_text);
+  // Every recorded interval is shown, as a block or within an idle line.
+  EXPECT_EQ(per_interval.intervals, intervals);
+  EXPECT_GE(per_interval.blocks, 2);
+  EXPECT_GE(per_interval.idle_lines, 1);
+  // The intervals add up to the whole recording.
+  EXPECT_EQ(whole.started, 40);
+  EXPECT_EQ(per_interval.started, whole.started);
+  EXPECT_EQ(per_interval.completed, whole.completed);
+  EXPECT_GE(whole.incomplete, 0);
+  EXPECT_EQ(per_interval.incomplete, whole.incomplete);
+  // Four adjacent pairs of the tracepoint stages and end to end, 40 packets each.
+  EXPECT_EQ(whole.packets.size(), std::size(kTracepointStages));
+  EXPECT_EQ(whole.packets.count("end to end"), 1u);
+  for (const auto& [title, packets] : whole.packets) {
+    SCOPED_TRACE(title);
+    EXPECT_EQ(packets, 40);
+  }
+  EXPECT_EQ(per_interval.packets, whole.packets);
+  // Headers carry the wall clock of the interval's end.
+  EXPECT_NE(per_interval_text.find(" UTC] === Interval "), std::string::npos);
 }
 
 TEST_F(StagesTest, AFullFlowMapIsCountedAsDataLoss) {

@@ -106,6 +106,21 @@ TEST_F(CliTest, BadOptionValuesAreUsageErrors) {
   r = run({"top", recording_, "-t"});
   EXPECT_EQ(r.rc, kExitUsage);
   EXPECT_TRUE(contains(r.err, "needs a value")) << r.err;
+  // -t picks rows of the whole-recording view; every interval is printed.
+  r = run({"stages", recording_, "--per-interval", "-t", "3"});
+  EXPECT_EQ(r.rc, kExitUsage);
+  EXPECT_TRUE(contains(r.err, "stages: --top is for the whole-recording view")) << r.err;
+}
+
+TEST_F(CliTest, StagesPerIntervalIsDocumentedAndSaysWhenThereIsNothing) {
+  CliRun r = run({"help", "stages"});
+  EXPECT_EQ(r.rc, kExitOk);
+  EXPECT_TRUE(contains(r.out, "-I, --per-interval")) << r.out;
+  EXPECT_TRUE(contains(r.out, "$ nettrail stages lat.ntr --per-interval")) << r.out;
+  // A drops-only recording has no stages intervals.
+  r = run({"stages", recording_, "-I"});
+  EXPECT_EQ(r.rc, kExitOk) << r.err;
+  EXPECT_EQ(r.out, "No stages summaries in this recording (record with --families stages).\n");
 }
 
 TEST_F(CliTest, MissingForeignAndCorruptInputsGiveClearErrors) {

@@ -1,8 +1,10 @@
 // The stages family's SQL views over hand-made rows: per-flow bucket
 // percentiles (nearest rank on the log2 buckets, summed over intervals), the
-// path order of the pairs, and the stage -> stack -> frame join.
+// path order of the pairs, the stage -> stack -> frame join, and the
+// per-interval terminal view (`nettrail stages --per-interval`) to the byte.
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,10 @@
 #include "embedded_assets.h"
 
 namespace nettrail {
+namespace stages {
+// analyzer/families/stages.cpp: the view behind `nettrail stages --per-interval`.
+Status printStagesIntervalView(Db& db, std::ostream& out);
+}  // namespace stages
 namespace {
 
 class StagesViewsTest : public ::testing::Test {
@@ -95,6 +101,136 @@ TEST_F(StagesViewsTest, StageStacksJoinToTheirNonTracingFrames) {
             (Rows{{"net_dev_queue", "7", "2", "__dev_queue_xmit+0x4"}, {"net_dev_xmit", "8", "1", "dev_hard_start_xmit+0x9e"}}));
   EXPECT_EQ(rows("SELECT stage, frame_index, frame FROM stages_stack_frame WHERE stack_id = 8"),
             (Rows{{"net_dev_xmit", "1", "dev_hard_start_xmit+0x9e"}, {"net_dev_xmit", "2", "sch_direct_xmit+0x20"}}));
+}
+
+TEST_F(StagesViewsTest, IntervalSessionsCountWhatEndedIncompleteAndWhen) {
+  // Recording started at boottime 10 s; anchors 5 s apart, the second after a
+  // clock step of +2 s. Interval 1: 2 in flight before, 4 started, 5
+  // completed, 0 in flight after: 1 ended without completing.
+  exec("INSERT INTO meta VALUES ('start_boottime_ns', '10000000000')");
+  exec("INSERT INTO clock_anchor VALUES (10000000000, 1000000000000000000, 0), "
+       "(15000000000, 1000000007000000000, 0)");
+  exec("INSERT INTO stages_interval VALUES (0, 12000000000, 3, 1, 2, 0), (1, 16000000000, 4, 5, 0, 1), "
+       "(2, 16500000000, 0, 0, 0, 0)");
+  EXPECT_EQ(rows("SELECT interval_index, time_ns, realtime_ns, duration_ns, started, completed, incomplete, "
+                 "in_flight, flow_hist_full FROM stages_interval_sessions"),
+            (Rows{{"0", "12000000000", "1000000002000000000", "2000000000", "3", "1", "0", "2", "0"},
+                  {"1", "16000000000", "1000000008000000000", "4000000000", "4", "5", "1", "0", "1"},
+                  {"2", "16500000000", "1000000008500000000", "500000000", "0", "0", "0", "0", "0"}}));
+  // Summed, with the last interval's in-flight sessions, they are the whole
+  // recording's accounting.
+  EXPECT_EQ(rows("SELECT SUM(started), SUM(completed), SUM(incomplete) FROM stages_interval_sessions"),
+            (Rows{{"7", "6", "1"}}));
+  EXPECT_EQ(rows("SELECT started, completed, incomplete FROM stages_sessions"), (Rows{{"7", "6", "1"}}));
+  // Without clock anchors or a known start: no wall clock, no first length.
+  exec("DELETE FROM clock_anchor");
+  exec("DELETE FROM meta");
+  EXPECT_EQ(rows("SELECT realtime_ns, duration_ns FROM stages_interval_sessions WHERE interval_index = 0"),
+            (Rows{{"NULL", "NULL"}}));
+}
+
+TEST_F(StagesViewsTest, PerIntervalViewPrintsOneBlockPerIntervalAndFoldsIdleRuns) {
+  // Recording started at boottime 1 s = 2026-01-01 00:00:00 UTC. Interval 0
+  // ends 1 s later with 3 packets through; intervals 1 and 2 are idle; the
+  // last, a partial 0.25 s, has 5 started, 3 completed, 1 still queued and 1
+  // that left the path (0 in flight before + 5 - 3 - 1 in flight after).
+  exec("INSERT INTO meta VALUES ('start_boottime_ns', '1000000000')");
+  exec("INSERT INTO clock_anchor VALUES (1000000000, 1767225600000000000, 1000000000)");
+  exec("INSERT INTO enum_value VALUES ('nt_stages_path', 0, 'net_dev_queue'), ('nt_stages_path', 1, 'qdisc_enqueue'), "
+       "('nt_stages_path', 2, 'qdisc_dequeue')");
+  exec("INSERT INTO stages_interval VALUES (0, 2000000000, 3, 3, 0, 0), (1, 3000000000, 0, 0, 0, 0), "
+       "(2, 4000000000, 0, 0, 0, 0), (3, 4250000000, 5, 3, 1, 0)");
+  // Rows in no particular order; one stage name carries a terminal escape.
+  exec("INSERT INTO stages_hist VALUES "
+       "(0, 2000000000, 'end_to_end', 'end_to_end', 12, 3), "
+       "(0, 2000000000, 'qdisc_enqueue', 'qdisc_dequeue', 11, 2), "
+       "(0, 2000000000, 'net_dev_queue', 'qdisc_enqueue', 10, 3), "
+       "(0, 2000000000, 'qdisc_enqueue', 'qdisc_dequeue', 9, 1), "
+       "(3, 4250000000, 'qdisc_enqueue', 'qdisc_dequeue', 9, 3), "
+       "(3, 4250000000, 'net_dev_queue', 'qdisc_enqueue', 10, 5), "
+       "(3, 4250000000, 'qdisc_dequeue', 'evil' || char(27) || '[2J', 0, 3), "
+       "(3, 4250000000, 'end_to_end', 'end_to_end', 13, 3)");
+  std::ostringstream out;
+  Status status = stages::printStagesIntervalView(*db_, out);
+  ASSERT_TRUE(status.isOk()) << status.message();
+  EXPECT_EQ(out.str(),
+            "[2026-01-01 00:00:01.000 UTC] === Interval 0 (1.000 s) ===\n"
+            "Sessions: 3 started, 3 completed, 0 incomplete, 0 in flight at the end\n"
+            "\n"
+            "net_dev_queue -> qdisc_enqueue:\n"
+            "                   usecs : count      distribution\n"
+            "      1.024 -> 2.047      : 3          |****************************************|\n"
+            "Total packets: 3\n"
+            "\n"
+            "qdisc_enqueue -> qdisc_dequeue:\n"
+            "                   usecs : count      distribution\n"
+            "      0.512 -> 1.023      : 1          |********************                    |\n"
+            "      1.024 -> 2.047      : 0          |                                        |\n"
+            "      2.048 -> 4.095      : 2          |****************************************|\n"
+            "Total packets: 3\n"
+            "\n"
+            "end to end:\n"
+            "                   usecs : count      distribution\n"
+            "      4.096 -> 8.191      : 3          |****************************************|\n"
+            "Total packets: 3\n"
+            "\n"
+            "[2026-01-01 00:00:03.000 UTC] === Intervals 1-2 (2.000 s): no packets ===\n"
+            "\n"
+            "[2026-01-01 00:00:03.250 UTC] === Interval 3 (0.250 s) ===\n"
+            "Sessions: 5 started, 3 completed, 1 incomplete, 1 in flight at the end\n"
+            "\n"
+            "net_dev_queue -> qdisc_enqueue:\n"
+            "                   usecs : count      distribution\n"
+            "      1.024 -> 2.047      : 5          |****************************************|\n"
+            "Total packets: 5\n"
+            "\n"
+            "qdisc_enqueue -> qdisc_dequeue:\n"
+            "                   usecs : count      distribution\n"
+            "      0.512 -> 1.023      : 3          |****************************************|\n"
+            "Total packets: 3\n"
+            "\n"
+            "qdisc_dequeue -> evil\\x1b[2J:\n"
+            "                   usecs : count      distribution\n"
+            "      0.000 -> 0.001      : 3          |****************************************|\n"
+            "Total packets: 3\n"
+            "\n"
+            "end to end:\n"
+            "                   usecs : count      distribution\n"
+            "      8.192 -> 16.383     : 3          |****************************************|\n"
+            "Total packets: 3\n"
+            "\n"
+            "All 4 interval(s): 8 started, 6 completed, 2 incomplete (1 ended without completing, 1 still in "
+            "flight at the end)\n");
+  // The interval view's sums are the whole recording's session counts.
+  EXPECT_EQ(rows("SELECT started, completed, incomplete FROM stages_sessions"), (Rows{{"8", "6", "2"}}));
+  EXPECT_EQ(rows("SELECT interval_index, duration_ns, incomplete FROM stages_interval_sessions"),
+            (Rows{{"0", "1000000000", "0"}, {"1", "1000000000", "0"}, {"2", "1000000000", "0"},
+                  {"3", "250000000", "1"}}));
+}
+
+TEST_F(StagesViewsTest, PerIntervalViewWithoutClockAnchorsOrSummaries) {
+  std::ostringstream empty;
+  ASSERT_TRUE(stages::printStagesIntervalView(*db_, empty).isOk());
+  EXPECT_EQ(empty.str(), "No stages summaries in this recording (record with --families stages).\n");
+  // No anchors and no recording start: boottime stamps, no length for the
+  // first interval; an idle interval still in flight says so.
+  exec("INSERT INTO stages_interval VALUES (0, 1500000000, 1, 0, 1, 0), (1, 2500000000, 0, 0, 1, 0)");
+  exec("INSERT INTO stages_hist VALUES (0, 1500000000, 'net_dev_queue', 'qdisc_enqueue', 10, 1)");
+  std::ostringstream out;
+  ASSERT_TRUE(stages::printStagesIntervalView(*db_, out).isOk());
+  EXPECT_EQ(out.str(),
+            "[boottime 1.500 s] === Interval 0 ===\n"
+            "Sessions: 1 started, 0 completed, 0 incomplete, 1 in flight at the end\n"
+            "\n"
+            "net_dev_queue -> qdisc_enqueue:\n"
+            "                   usecs : count      distribution\n"
+            "      1.024 -> 2.047      : 1          |****************************************|\n"
+            "Total packets: 1\n"
+            "\n"
+            "[boottime 2.500 s] === Interval 1 (1.000 s): no packets, 1 still in flight ===\n"
+            "\n"
+            "All 2 interval(s): 1 started, 0 completed, 1 incomplete (0 ended without completing, 1 still in "
+            "flight at the end)\n");
 }
 
 }  // namespace
