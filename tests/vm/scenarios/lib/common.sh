@@ -34,8 +34,9 @@ mount_tracing() {
 # is never given the per-CPU handler port ids, and when the count turns 2 the
 # handler threads start but dpif-netlink creates no sockets for them. The
 # kernel then finds port id 0 for every miss and counts it as lost: the bridge
-# forwards nothing. The guest reaches start_ovs 6-15 s after boot when the host
-# is idle, so ovs-vswitchd must not start before the clock passes 10 s.
+# forwards nothing. The guest reaches start_ovs 6-8 s after boot when the host
+# is idle, so ovs-vswitchd must not start before the clock passes 10 s (11 s:
+# a second of margin). tests/vm/README.md, "Lost upcalls", has the evidence.
 OVS_CLOCK_MIN_S=11
 
 # uptime_s: seconds since boot (/proc/uptime is CLOCK_BOOTTIME, the same as
