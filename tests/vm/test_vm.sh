@@ -3,36 +3,57 @@
 # "N passed, N failed, N skipped" summary. A kernel the APT sources do not
 # offer counts as skipped (run.sh exit 4) unless NETTRAIL_VM_REQUIRE_ALL=1.
 #
-#   tests/vm/test_vm.sh [--kernel K]... [--scenario S]... [-- run.sh options]
+#   tests/vm/test_vm.sh [--kernel K]... [--scenario S]... [--budget SECONDS]
+#                       [-- run.sh options]
 #
 # Defaults: kernels 6.1 and 6.12, scenario smoke. Options after "--" (e.g.
-# --bin build/nettrail-record) go to every run.sh call.
+# --bin build/nettrail-record) go to every run.sh call. --budget caps the
+# wall time of all runs together: each VM's --timeout is cut to what is left,
+# and once less than 2 min is left the remaining runs fail as not run.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kernels=()
 scenarios=()
 extra=()
+budget=0
 while (($#)); do
   case $1 in
+    --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
     --kernel) kernels+=("${2:?--kernel needs a value}"); shift 2 ;;
     --scenario) scenarios+=("${2:?--scenario needs a value}"); shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test_vm.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 ((${#kernels[@]})) || kernels=(6.1 6.12)
 ((${#scenarios[@]})) || scenarios=(smoke)
+[[ $budget =~ ^[0-9]+$ ]] || { echo "test_vm.sh: --budget must be a number of seconds" >&2; exit 2; }
+# The per-VM limit the caller asked for (run.sh takes the last --timeout).
+vm_timeout=${NT_VM_TIMEOUT:-600}
+for ((i = 0; i < ${#extra[@]}; i++)); do
+  [[ ${extra[i]} == --timeout ]] && vm_timeout=${extra[i + 1]:-$vm_timeout}
+done
+t_start=$(date +%s)
 
 passed=0 failed=0 skipped=0
 summary=()
 for k in "${kernels[@]}"; do
   for s in "${scenarios[@]}"; do
     start=$(date +%s)
+    limit=()
+    if ((budget)); then
+      left=$((budget - (start - t_start)))
+      if ((left < 120)); then
+        failed=$((failed + 1)); summary+=("FAIL $s on $k: not run, ${budget}s budget spent")
+        continue
+      fi
+      ((left < vm_timeout)) && limit=(--timeout "$left")
+    fi
     echo "=== vm: $s on $k"
     set +e
-    "$HERE/run.sh" "$s" --kernel "$k" "${extra[@]}"
+    "$HERE/run.sh" "$s" --kernel "$k" "${extra[@]}" "${limit[@]}"
     rc=$?
     set -e
     took=$(($(date +%s) - start))

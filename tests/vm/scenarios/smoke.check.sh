@@ -28,6 +28,10 @@ check "datapath flows installed (${F[dp_flows]:-?})" positive dp_flows
 check "IPv4 datapath flows used both ways (${F[dp_ipv4_flows]:-?})" test "${F[dp_ipv4_flows]:-0}" -ge 2
 check "upcalls: first packets missed the datapath (${F[dp_missed]:-?})" positive dp_missed
 check "later packets hit the datapath (${F[dp_hit]:-?})" positive dp_hit
+check "ovs-vswitchd started its handlers with a CPU count (${F[ovs_zero_handler_starts]:-?} starts with 0 handlers)" \
+  is ovs_zero_handler_starts 0
+check "kernel has per-CPU upcall handler ids (${F[ovs_handler_cpus]:-?} CPUs), sockets open (${F[ovs_handler_sockets]:-?})" \
+  is ovs_upcall_handlers ok
 check "no upcall lost (${F[dp_lost]:-?}; dispatch ${F[dispatch_mode]:-?})" is dp_lost 0
 errors=$(grep -c '|ERR|' "$dir/ovs-vswitchd.log" 2>/dev/null || true)
 check "ovs-vswitchd logged no error (${errors:-?})" test "${errors:-x}" = 0

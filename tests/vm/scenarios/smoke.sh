@@ -44,6 +44,9 @@ step "Open vSwitch"
 start_ovs
 fact ovs_version "$(ovs-vswitchd --version | head -1)"
 ovs-vsctl --timeout=120 add-br br0
+# Upcalls need handler sockets the kernel knows (lib/common.sh): recorded, and
+# asserted by smoke.check.sh, so a failure still collects the datapath state.
+if check_ovs_upcalls; then fact ovs_upcall_handlers ok; else fact ovs_upcall_handlers missing; fi
 for i in 1 2; do
   ip netns add "ns$i"
   ip link add "veth$i" type veth peer name eth0 netns "ns$i"

@@ -26,6 +26,7 @@ command -v nettrail-record >/dev/null || { echo "stages: nettrail-record missing
 step "Open vSwitch with conntrack in the OpenFlow table"
 start_ovs
 ovs-vsctl --timeout=120 add-br br0
+check_ovs_upcalls
 ip netns add ns2
 ip link add veth1 type veth peer name eth0 netns ns2
 ovs-vsctl --timeout=60 add-port br0 veth1

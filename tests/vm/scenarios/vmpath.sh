@@ -37,6 +37,7 @@ done
 step "Open vSwitch: veth1 to ns2, int0 in ns1, tap0 to the VM"
 start_ovs
 ovs-vsctl --timeout=120 add-br br0
+check_ovs_upcalls
 ip netns add ns2
 ip link add veth1 type veth peer name eth0 netns ns2
 ovs-vsctl --timeout=60 add-port br0 veth1
