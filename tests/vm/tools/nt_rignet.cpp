@@ -123,8 +123,8 @@ constexpr size_t kArpLen = 42;
 
 // The "VM"'s answer to the frame f (len bytes, Ethernet), built in place: an
 // ARP reply to a request for ip, or an ICMP echo reply to an echo request to
-// ip, from mac. Returns the reply's length (kArpLen for ARP), 0 for a frame
-// that needs no answer.
+// ip, from mac. Returns the reply's length, 0 for a frame that needs no
+// answer (isArp() tells the two answers apart).
 size_t answerFrame(uint8_t* f, size_t len, const uint8_t mac[6], const uint8_t ip[4]) {
   if (len < 14) return 0;
   const uint16_t type = static_cast<uint16_t>(f[12] << 8 | f[13]);
@@ -164,6 +164,8 @@ size_t answerFrame(uint8_t* f, size_t len, const uint8_t mac[6], const uint8_t i
   put16(icmp + 2, checksum(icmp, total - ihl));
   return 14 + total;
 }
+
+bool isArp(const uint8_t* f) { return f[12] == 0x08 && f[13] == 0x06; }
 
 int tapVm(const char* tap, const char* ip_text, double seconds) {
   in_addr ip{};
@@ -209,7 +211,7 @@ int tapVm(const char* tap, const char* ip_text, double seconds) {
     const size_t out = answerFrame(buf.data(), static_cast<size_t>(len), mac, ipb);
     if (out == 0) continue;
     if (write(fd, buf.data(), out) != static_cast<ssize_t>(out)) return fail("write reply");
-    ++(out == kArpLen ? arp : echo);
+    ++(isArp(buf.data()) ? arp : echo);
   }
   std::printf("frames_read %llu arp_replies %llu echo_replies %llu\n", static_cast<unsigned long long>(frames),
               static_cast<unsigned long long>(arp), static_cast<unsigned long long>(echo));
@@ -420,7 +422,7 @@ int vhostVm(const char* tap, const char* ip_text, double seconds, long sndbuf) {
           std::memset(tx.buffer(tid), 0, hdr_len);  // no checksum offload, no GSO
           std::memcpy(tx.buffer(tid) + hdr_len, frame, out);
           offer(tx, tid, static_cast<uint32_t>(hdr_len + out), false);
-          ++(out == kArpLen ? arp : echo);
+          ++(isArp(frame) ? arp : echo);
           replied = true;
         }
       }
