@@ -27,7 +27,14 @@
 //       when the tap's sndbuf is unlimited (the default), one by one through
 //       tun_get_user with --sndbuf (TUNSETSNDBUF). Prints "attached TAP vhost
 //       pid PID ..." once running and, at the end, "frames_read N arp_replies
-//       N echo_replies N tx_completed N tx_ring_full N".
+//       N echo_replies N tx_completed N tx_ring_full N tx_kicks N
+//       max_tx_per_kick N" (answers to the frames of one wakeup go out with one
+//       kick, which vhost sends as one batch).
+//   nt_rignet ping-burst IP COUNT
+//       Sends one ICMP echo request to IP (raw socket), waits for its reply
+//       (ARP and datapath flows in place), then sends COUNT more back to back
+//       (sequence 1..COUNT) and waits up to 10 s for their replies. Prints
+//       "sent N received M"; exit status 1 unless every request was answered.
 //   nt_rignet tcp-sink PORT
 //       Accepts one TCP connection on PORT, reads until EOF, prints
 //       "received BYTES seconds S mbit_s R".
@@ -58,6 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -85,9 +93,10 @@ int fail(const char* what) {
 int usage() {
   std::fprintf(stderr,
                "usage: nt_rignet tap-vm TAP IP SECONDS | vhost-vm TAP IP SECONDS [--sndbuf BYTES]\n"
-               "                 | tcp-sink PORT | tcp-send IP PORT SECONDS\n"
+               "                 | ping-burst IP COUNT | tcp-sink PORT | tcp-send IP PORT SECONDS\n"
                "  tap-vm: answer ARP and ICMP echo for IP on the existing tap device TAP\n"
                "  vhost-vm: the same as a virtio-net guest whose queues /dev/vhost-net serves\n"
+               "  ping-burst: one echo request, then COUNT back to back; all must be answered\n"
                "  tcp-sink/tcp-send: one TCP stream, bytes and Mbit/s on stdout\n");
   return 2;
 }
@@ -383,7 +392,7 @@ int vhostVm(const char* tap, const char* ip_text, double seconds, long sndbuf) {
               static_cast<int>(getpid()), static_cast<unsigned long long>(features), hdr_len, sb_now);
   std::fflush(stdout);
 
-  uint64_t frames = 0, arp = 0, echo = 0, tx_done = 0, tx_full = 0;
+  uint64_t frames = 0, arp = 0, echo = 0, tx_done = 0, tx_full = 0, tx_kicks = 0, max_per_kick = 0;
   const double deadline = nowSeconds() + seconds;
   VirtQueue& rx = vq[0];
   VirtQueue& tx = vq[1];
@@ -406,7 +415,8 @@ int vhostVm(const char* tap, const char* ip_text, double seconds, long sndbuf) {
       ++tx_done;
     }
     // Received frames: answer, then give the buffer back to the rx queue.
-    bool replied = false, reposted = false;
+    bool reposted = false;
+    uint64_t replies = 0;
     for (uint16_t end = __atomic_load_n(&rx.used->idx, __ATOMIC_ACQUIRE); rx.used_idx != end; ++rx.used_idx) {
       const vring_used_elem e = rx.used->ring[rx.used_idx % kRingSize];
       const uint16_t id = static_cast<uint16_t>(e.id);
@@ -423,7 +433,7 @@ int vhostVm(const char* tap, const char* ip_text, double seconds, long sndbuf) {
           std::memcpy(tx.buffer(tid) + hdr_len, frame, out);
           offer(tx, tid, static_cast<uint32_t>(hdr_len + out), false);
           ++(isArp(frame) ? arp : echo);
-          replied = true;
+          ++replies;
         }
       }
       if (id < kRingSize) {
@@ -431,17 +441,91 @@ int vhostVm(const char* tap, const char* ip_text, double seconds, long sndbuf) {
         reposted = true;
       }
     }
-    if (replied && publish(tx)) return 1;
+    // All answers to the frames of one wakeup go out with one avail index
+    // update and one kick, so vhost finds them together (one batch).
+    if (replies > 0) {
+      if (publish(tx)) return 1;
+      ++tx_kicks;
+      max_per_kick = std::max(max_per_kick, replies);
+    }
     if (reposted && publish(rx)) return 1;
   }
-  std::printf("frames_read %llu arp_replies %llu echo_replies %llu tx_completed %llu tx_ring_full %llu\n",
+  std::printf("frames_read %llu arp_replies %llu echo_replies %llu tx_completed %llu tx_ring_full %llu "
+              "tx_kicks %llu max_tx_per_kick %llu\n",
               static_cast<unsigned long long>(frames), static_cast<unsigned long long>(arp),
               static_cast<unsigned long long>(echo), static_cast<unsigned long long>(tx_done),
-              static_cast<unsigned long long>(tx_full));
+              static_cast<unsigned long long>(tx_full), static_cast<unsigned long long>(tx_kicks),
+              static_cast<unsigned long long>(max_per_kick));
   close(vfd);
   close(tapfd);
   munmap(area, area_len);
   return 0;
+}
+
+// Echo requests to dst (raw ICMP socket s, echo id `id`) with sequence
+// numbers [first, last], back to back.
+int sendEchoes(int s, const sockaddr_in& dst, uint16_t id, unsigned first, unsigned last) {
+  for (unsigned seq = first; seq <= last; ++seq) {
+    uint8_t pkt[64] = {};
+    pkt[0] = 8;  // echo request
+    put16(pkt + 4, id);
+    put16(pkt + 6, static_cast<uint16_t>(seq));
+    for (size_t i = 8; i < sizeof pkt; ++i) pkt[i] = static_cast<uint8_t>(i);
+    put16(pkt + 2, checksum(pkt, sizeof pkt));
+    if (sendto(s, pkt, sizeof pkt, 0, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) !=
+        static_cast<ssize_t>(sizeof pkt))
+      return fail("send echo request");
+  }
+  return 0;
+}
+
+// Waits up to `seconds` until every sequence number in got[] has its echo
+// reply from dst; returns how many have.
+unsigned awaitEchoes(int s, const sockaddr_in& dst, uint16_t id, std::vector<bool>& got, double seconds) {
+  const double deadline = nowSeconds() + seconds;
+  uint8_t buf[2048];
+  auto count = [&] { return static_cast<unsigned>(std::count(got.begin(), got.end(), true)); };
+  while (count() < got.size() && !g_stop) {
+    const double left = deadline - nowSeconds();
+    if (left <= 0) break;
+    pollfd pfd{s, POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(left * 1000) + 1) <= 0) continue;
+    const ssize_t n = recv(s, buf, sizeof buf, 0);
+    if (n < 20) continue;
+    const size_t ihl = static_cast<size_t>(buf[0] & 0x0f) * 4;
+    if (static_cast<size_t>(n) < ihl + 8 || std::memcmp(buf + 12, &dst.sin_addr, 4) != 0) continue;
+    const uint8_t* icmp = buf + ihl;
+    const unsigned seq = static_cast<unsigned>(icmp[6] << 8 | icmp[7]);
+    if (icmp[0] != 0 || static_cast<uint16_t>(icmp[4] << 8 | icmp[5]) != id || seq >= got.size()) continue;
+    got[seq] = true;
+  }
+  return count();
+}
+
+int pingBurst(const char* ip_text, unsigned burst) {
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  if (inet_pton(AF_INET, ip_text, &dst.sin_addr) != 1) {
+    std::fprintf(stderr, "nt_rignet: '%s' is not an IPv4 address\n", ip_text);
+    return 2;
+  }
+  const int s = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+  if (s < 0) return fail("raw ICMP socket (needs root)");
+  const uint16_t id = static_cast<uint16_t>(getpid());
+  std::vector<bool> got(burst + 1, false);
+  // The lead request: its reply means ARP and the datapath flows are in place.
+  if (sendEchoes(s, dst, id, 0, 0)) return 1;
+  std::vector<bool> lead(1, false);
+  if (awaitEchoes(s, dst, id, lead, 10) != 1) {
+    std::fprintf(stderr, "nt_rignet: no echo reply from %s to the lead request\n", ip_text);
+    return 1;
+  }
+  got[0] = true;
+  if (sendEchoes(s, dst, id, 1, burst)) return 1;
+  const unsigned received = awaitEchoes(s, dst, id, got, 10);
+  std::printf("sent %u received %u\n", burst + 1, received);
+  close(s);
+  return received == burst + 1 ? 0 : 1;
 }
 
 void printRate(const char* verb, uint64_t bytes, double seconds) {
@@ -547,6 +631,12 @@ int main(int argc, char** argv) {
     }
     if (!parseSeconds(argv[4], seconds)) return usage();
     return vhostVm(argv[2], argv[3], seconds, sndbuf);
+  }
+  if (mode == "ping-burst" && argc == 4) {
+    char* end = nullptr;
+    const long burst = std::strtol(argv[3], &end, 10);
+    if (end == argv[3] || *end != '\0' || burst < 1 || burst > 1000) return usage();
+    return pingBurst(argv[2], static_cast<unsigned>(burst));
   }
   if (mode == "tcp-sink" && argc == 3) {
     if (!parsePort(argv[2], port)) return usage();
