@@ -51,15 +51,22 @@ for vm in vm-batch vm-single; do
   check "its vhost worker vhost-${F[${vm}_pid]:-?} runs (${F[${vm}_worker]:-?})" test "${F[${vm}_worker]:-none}" != none
   check "no reply was lost for want of a tx descriptor" test "${F[${vm}_tx_ring_full]:-x}" = 0
 done
-check "the VM answered every ping (batch: rx + tx recordings)" test "${F[vm-batch_echo_replies]:-0}" -ge $((2 * pings))
+burst=${F[vhost-tx-burst_sent]:-0}
+check "the VM answered every ping (batch: rx, tx and burst recordings)" \
+  test "${F[vm-batch_echo_replies]:-0}" -ge $((2 * pings + burst))
+check "the burst sent more than one request ($burst)" test "$burst" -gt 1
+check "the VM answered several requests with one kick (at most ${F[vm-batch_max_tx_per_kick]:-?} per kick)" \
+  test "${F[vm-batch_max_tx_per_kick]:-0}" -gt 1
 check "the VM answered every ping (single)" test "${F[vm-single_echo_replies]:-0}" -ge "$pings"
 check "batched transmit: tap sndbuf unlimited" test "${F[vm-batch_sndbuf]:-x}" = 2147483647
 check "single transmit: tap sndbuf limited" test "${F[vm-single_sndbuf]:-x}" = 1048576
 
-for name in vhost-rx vhost-tx vhost-tx-single; do
+for name in vhost-rx vhost-tx vhost-tx-burst vhost-tx-single; do
   echo " $name (startup ${F[${name}_startup_s]:-?} s):"
   check "recorder exited 0" test "${F[${name}_rc]:-x}" = 0
   check "pings answered" test "${F[${name}_ping_rc]:-x}" = 0
+  packets=$pings
+  [[ $name == vhost-tx-burst ]] && packets=${F[${name}_sent]:-0}
   ingest "$name" || continue
   check "no stage hook unavailable" eq "SELECT COUNT(*) FROM attachment WHERE family = 'stages' AND attached = 0" 0
   check "recorded as the VM path" eq "SELECT value FROM probe_option WHERE family = 'stages' AND key = 'path'" vm
@@ -70,7 +77,7 @@ for name in vhost-rx vhost-tx vhost-tx-single; do
     # worker reads it afterwards (handle_rx -> tun_recvmsg), outside the path.
     check "no rx stage ran in the vhost worker" eq "SELECT COUNT(*) $complete_rows AND $(in_frames "$worker_fn")" 0
   else
-    check_path "$pings" "${tx_order[@]}"
+    check_path "$packets" "${tx_order[@]}"
     vm="vm-batch"
     [[ $name == vhost-tx-single ]] && vm="vm-single"
     # A datapath miss sends the packet to ovs-vswitchd, which re-executes it
@@ -87,18 +94,18 @@ for name in vhost-rx vhost-tx vhost-tx-single; do
     # How vhost handed the frame to the tap: batched XDP buffers flushed by
     # vhost_tx_batch (tun_sendmsg -> tun_xdp_one, inlined or not), or one
     # frame per tun_sendmsg -> tun_get_user.
-    if [[ $name == vhost-tx ]]; then via="f.symbol LIKE 'vhost_tx_batch%'"; how="vhost_tx_batch -> tun_sendmsg"
+    if [[ $name != vhost-tx-single ]]; then via="f.symbol LIKE 'vhost_tx_batch%'"; how="vhost_tx_batch -> tun_sendmsg"
     else via="f.symbol LIKE 'tun_get_user%'"; how="tun_sendmsg -> tun_get_user"; fi
     check "every packet entered the tap through $how (netif_receive_skb stack)" eq \
       "SELECT COUNT(DISTINCT t.packet_id) $complete_rows AND t.stage = 'netif_receive_skb' AND $(in_frames "'tun_sendmsg'")
-       AND EXISTS (SELECT 1 FROM stack_frame f WHERE f.stack_id = t.stack_id AND $via)" "$pings"
+       AND EXISTS (SELECT 1 FROM stack_frame f WHERE f.stack_id = t.stack_id AND $via)" "$packets"
     show_stacks netif_receive_skb
     trace="$dir/$name.trace.txt"
     worker="vhost-${F[${vm}_pid]:-x}"
     total=$(grep -c 'dev=tap0' "$trace" 2>/dev/null || true)
     by_worker=$(grep 'dev=tap0' "$trace" 2>/dev/null | grep -c "^ *$worker-[0-9]* " || true)
     echo "    netif_receive_skb on tap0 in the trace buffer: ${total:-0} events, ${by_worker:-0} by $worker"
-    check "the trace buffer saw netif_receive_skb on tap0 at least $pings times" test "${total:-0}" -ge "$pings"
+    check "the trace buffer saw netif_receive_skb on tap0 at least $packets times" test "${total:-0}" -ge "$packets"
     check "every netif_receive_skb on tap0 ran in task $worker" test "${by_worker:-0}" = "${total:-x}"
   fi
   check "no data loss" eq "SELECT COUNT(*) FROM loss_summary" 0

@@ -17,16 +17,19 @@
 # ran each stage). Two VM transmit variants: the tap's default unlimited
 # sndbuf, where vhost batches frames as XDP buffers (tun_sendmsg ->
 # tun_xdp_one), and a limited sndbuf (--sndbuf), where vhost sends them one by
-# one (tun_sendmsg -> tun_get_user). During each tx recording the
+# one (tun_sendmsg -> tun_get_user); with the batching tap also a burst of
+# NT_VHOST_BURST (32) echo requests back to back, so that the VM answers
+# several in one kick and vhost batches them. During each tx recording the
 # net:netif_receive_skb tracepoint on tap0 also goes to the trace buffer, whose
 # lines name the task that ran it. Recordings: $NT_RESULTS/vhost-{rx,tx,
-# tx-single}.ntr; vhost.check.sh ingests and checks them.
+# tx-burst,tx-single}.ntr; vhost.check.sh ingests and checks them.
 set -euo pipefail
 # shellcheck disable=SC1091  # scenarios/lib/common.sh, copied to /nt/lib by run.sh
 . /nt/lib/common.sh
 trap 'echo "vhost: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 PINGS=${NT_STAGES_PINGS:-10}
+BURST=${NT_VHOST_BURST:-32}
 VM_IP=10.200.0.3
 T=/sys/kernel/tracing
 
@@ -90,6 +93,7 @@ stop_vm() {
   cat "$R/$1.log"
   fact "${1}_echo_replies" "$(sed -n 's/.*echo_replies \([0-9]*\).*/\1/p' "$R/$1.log")"
   fact "${1}_tx_ring_full" "$(sed -n 's/.*tx_ring_full \([0-9]*\).*/\1/p' "$R/$1.log")"
+  fact "${1}_max_tx_per_kick" "$(sed -n 's/.*max_tx_per_kick \([0-9]*\).*/\1/p' "$R/$1.log")"
 }
 
 # start_recorder NAME ARGS...: nettrail-record in the background until it
@@ -133,17 +137,24 @@ trace_tap0() {
   fi
 }
 
-# record NAME DIR SRC: one recording of PINGS pings ns2 -> VM.
+# record NAME DIR SRC [burst]: one recording of PINGS pings ns2 -> VM, or
+# with "burst" of one echo request then BURST back to back (nt_rignet
+# ping-burst; fact NAME_sent).
 record() {
-  local name=$1 dir=$2 src=$3
+  local name=$1 dir=$2 src=$3 traffic=${4:-ping}
   step "record $name"
   start_recorder "$name" --direction "$dir" --vm-interface tap0 --phy-interface veth1 --protocol icmp \
     --src-ip "$src" -i 500ms --stage-stacks
   [[ $dir == tx ]] && trace_tap0 on
   set +e
-  ip netns exec ns2 ping -c "$PINGS" -i 0.2 -W 2 "$VM_IP" >"$R/$name.ping.txt" 2>&1
+  if [[ $traffic == burst ]]; then
+    ip netns exec ns2 nt_rignet ping-burst "$VM_IP" "$BURST" >"$R/$name.ping.txt" 2>&1
+  else
+    ip netns exec ns2 ping -c "$PINGS" -i 0.2 -W 2 "$VM_IP" >"$R/$name.ping.txt" 2>&1
+  fi
   fact "${name}_ping_rc" "$?"
   set -e
+  [[ $traffic == burst ]] && fact "${name}_sent" "$(sed -n 's/^sent \([0-9]*\).*/\1/p' "$R/$name.ping.txt")"
   sleep 1
   [[ $dir == tx ]] && trace_tap0 off "$name"
   stop_recorder "$name"
@@ -154,6 +165,7 @@ start_vm vm-batch
 ovs-vsctl show >"$R/vsctl-show.txt" 2>&1 || true
 record vhost-rx rx 10.200.0.2
 record vhost-tx tx "$VM_IP"
+record vhost-tx-burst tx "$VM_IP" burst
 stop_vm vm-batch
 
 step "vhost VM, tap sndbuf 1 MiB (transmit one frame at a time)"
