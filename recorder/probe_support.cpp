@@ -82,7 +82,7 @@ uint64_t perCpuCounterTotal(int fd, int cpus, uint32_t slot) {
 }
 
 uint32_t StackInterner::intern(int32_t map_id, uint32_t pid, bool kernel) {
-  if (map_id < 0 || fd_ < 0) return 0;
+  if (fd_ < 0) return 0;  // negative map ids never get here (kernelStack, userStack)
   if (kernel) pid = 0;
   // Kernel stacks are shared by all tasks; a user stack's addresses mean
   // something only in its own address space, so the key has the pid.
