@@ -176,26 +176,43 @@ size_t answerFrame(uint8_t* f, size_t len, const uint8_t mac[6], const uint8_t i
 
 bool isArp(const uint8_t* f) { return f[12] == 0x08 && f[13] == 0x06; }
 
-int tapVm(const char* tap, const char* ip_text, double seconds) {
+// The "VM"'s NIC: tap TAP opened with `flags` (the tap must exist: ip tuntap
+// add NAME mode tap), its IPv4 address and MAC 02:00:00:00:00:<last IP byte>.
+struct VmNic {
+  int fd = -1;
+  char name[IFNAMSIZ] = {};  // as the kernel reports it
   in_addr ip{};
+  uint8_t mac[6] = {};
+  const uint8_t* ipBytes() const { return reinterpret_cast<const uint8_t*>(&ip.s_addr); }
+};
+
+// 0 on success, else the exit status (the reason printed).
+int openVmNic(const char* tap, const char* ip_text, short flags, VmNic& nic) {
   if (std::strlen(tap) >= IFNAMSIZ) {
     std::fprintf(stderr, "nt_rignet: tap name '%s' is longer than %d bytes\n", tap, IFNAMSIZ - 1);
     return 2;
   }
-  if (inet_pton(AF_INET, ip_text, &ip) != 1) {
+  if (inet_pton(AF_INET, ip_text, &nic.ip) != 1) {
     std::fprintf(stderr, "nt_rignet: '%s' is not an IPv4 address\n", ip_text);
     return 2;
   }
-  const uint8_t* ipb = reinterpret_cast<const uint8_t*>(&ip.s_addr);
-  const uint8_t mac[6] = {0x02, 0, 0, 0, 0, ipb[3]};
-
-  const int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-  if (fd < 0) return fail("open /dev/net/tun");
+  const uint8_t mac[6] = {0x02, 0, 0, 0, 0, nic.ipBytes()[3]};
+  std::memcpy(nic.mac, mac, sizeof(mac));
+  nic.fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (nic.fd < 0) return fail("open /dev/net/tun");
   ifreq ifr{};
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = flags;
   std::strncpy(ifr.ifr_name, tap, IFNAMSIZ - 1);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) return fail("TUNSETIFF (create the tap first: ip tuntap add NAME mode tap)");
-  std::printf("attached %s\n", ifr.ifr_name);
+  if (ioctl(nic.fd, TUNSETIFF, &ifr) < 0) return fail("TUNSETIFF (create the tap first: ip tuntap add NAME mode tap)");
+  std::memcpy(nic.name, ifr.ifr_name, sizeof(nic.name));
+  return 0;
+}
+
+int tapVm(const char* tap, const char* ip_text, double seconds) {
+  VmNic nic;
+  if (int rc = openVmNic(tap, ip_text, IFF_TAP | IFF_NO_PI, nic)) return rc;
+  const int fd = nic.fd;
+  std::printf("attached %s\n", nic.name);
   std::fflush(stdout);
 
   uint64_t frames = 0, arp = 0, echo = 0;
@@ -217,7 +234,7 @@ int tapVm(const char* tap, const char* ip_text, double seconds) {
       return fail("read tap");
     }
     ++frames;
-    const size_t out = answerFrame(buf.data(), static_cast<size_t>(len), mac, ipb);
+    const size_t out = answerFrame(buf.data(), static_cast<size_t>(len), nic.mac, nic.ipBytes());
     if (out == 0) continue;
     if (write(fd, buf.data(), out) != static_cast<ssize_t>(out)) return fail("write reply");
     ++(isArp(buf.data()) ? arp : echo);
@@ -300,26 +317,10 @@ int publish(VirtQueue& q) {
   } while (0)
 
 int vhostVm(const char* tap, const char* ip_text, double seconds, long sndbuf) {
-  in_addr ip{};
-  if (std::strlen(tap) >= IFNAMSIZ) {
-    std::fprintf(stderr, "nt_rignet: tap name '%s' is longer than %d bytes\n", tap, IFNAMSIZ - 1);
-    return 2;
-  }
-  if (inet_pton(AF_INET, ip_text, &ip) != 1) {
-    std::fprintf(stderr, "nt_rignet: '%s' is not an IPv4 address\n", ip_text);
-    return 2;
-  }
-  const uint8_t* ipb = reinterpret_cast<const uint8_t*>(&ip.s_addr);
-  const uint8_t mac[6] = {0x02, 0, 0, 0, 0, ipb[3]};
-
   // The tap, as QEMU opens it for vhost: with a virtio-net header on every frame.
-  const int tapfd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-  if (tapfd < 0) return fail("open /dev/net/tun");
-  ifreq ifr{};
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-  std::strncpy(ifr.ifr_name, tap, IFNAMSIZ - 1);
-  if (ioctl(tapfd, TUNSETIFF, &ifr) < 0)
-    return fail("TUNSETIFF IFF_TAP|IFF_NO_PI|IFF_VNET_HDR (create the tap first: ip tuntap add NAME mode tap)");
+  VmNic nic;
+  if (int rc = openVmNic(tap, ip_text, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, nic)) return rc;
+  const int tapfd = nic.fd;
   if (ioctl(tapfd, TUNSETOFFLOAD, 0) < 0) return fail("TUNSETOFFLOAD 0");
   if (sndbuf > 0) {
     int sb = static_cast<int>(sndbuf);
@@ -388,7 +389,7 @@ int vhostVm(const char* tap, const char* ip_text, double seconds, long sndbuf) {
     NT_VHOST_IOCTL(vfd, VHOST_NET_SET_BACKEND, &backend, i == 0 ? "rx queue -> tap" : "tx queue -> tap");
   }
   if (publish(vq[0])) return 1;
-  std::printf("attached %s vhost pid %d features 0x%llx vnet_hdr %d sndbuf %d\n", ifr.ifr_name,
+  std::printf("attached %s vhost pid %d features 0x%llx vnet_hdr %d sndbuf %d\n", nic.name,
               static_cast<int>(getpid()), static_cast<unsigned long long>(features), hdr_len, sb_now);
   std::fflush(stdout);
 
@@ -423,7 +424,7 @@ int vhostVm(const char* tap, const char* ip_text, double seconds, long sndbuf) {
       ++frames;
       if (id < kRingSize && e.len > static_cast<uint32_t>(hdr_len) && e.len <= kBufSize) {
         uint8_t* frame = rx.buffer(id) + hdr_len;
-        const size_t out = answerFrame(frame, e.len - hdr_len, mac, ipb);
+        const size_t out = answerFrame(frame, e.len - hdr_len, nic.mac, nic.ipBytes());
         if (out > 0 && tx.free_desc.empty()) {
           ++tx_full;
         } else if (out > 0) {
