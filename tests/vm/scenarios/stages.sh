@@ -75,32 +75,18 @@ record() {
   local dir=$1 strategy=$2 src=$3 dst=$4
   shift 4
   local name="stages-$dir-$strategy"
-  local args=(--families stages --direction "$dir" --phy-interface veth1 --protocol icmp --src-ip "$src"
-    -i 500ms -o "$R/$name.ntr" --force)
+  local args=(--direction "$dir" --phy-interface veth1 --protocol icmp --src-ip "$src" -i 500ms)
   [[ $strategy == default ]] || args+=(--attach-strategy "$strategy")
   # Datapath flows and their userspace state, so the first ping misses again.
   ovs-appctl revalidator/purge
   step "record $name"
-  local t0 t1
-  t0=$(cut -d' ' -f1 /proc/uptime)
-  nettrail-record "${args[@]}" >"$R/$name.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 600); do
-    grep -q 'recording to' "$R/$name.log" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  t1=$(cut -d' ' -f1 /proc/uptime)
-  fact "${name}_startup_s" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+  start_recorder "$name" "${args[@]}"
   set +e
   "$@" ping -c "$PINGS" -i 0.2 -W 2 "$dst" >"$R/$name.ping.txt" 2>&1
   fact "${name}_ping_rc" "$?"
-  sleep 1
-  kill -INT "$pid"
-  wait "$pid"
-  fact "${name}_rc" "$?"
   set -e
-  cat "$R/$name.log"
+  sleep 1
+  stop_recorder "$name"
   ovs-dpctl dump-flows >"$R/$name.flows.txt" 2>&1 || true
 }
 
@@ -120,13 +106,10 @@ flood() {
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
 fact flood_without_s "$(flood)"
-nettrail-record --families stages --direction tx --phy-interface veth1 --protocol icmp --src-ip 10.200.0.1 \
-  --latency-us 1000000 -o "$R/stages-flood.ntr" --force >"$R/stages-flood.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 600); do grep -q 'recording to' "$R/stages-flood.log" && break; sleep 0.5; done
+start_recorder stages-flood --direction tx --phy-interface veth1 --protocol icmp --src-ip 10.200.0.1 \
+  --latency-us 1000000
 fact flood_with_s "$(flood)"
-kill -INT "$pid"; wait "$pid" || true
-cat "$R/stages-flood.log"
+stop_recorder stages-flood
 
 stop_ovs
 echo "stages: done"

@@ -18,10 +18,6 @@ dir=${1:?usage: vhost.check.sh RESULTS_DIR}
 load_facts vhost
 pings=${NT_STAGES_PINGS:-10}
 
-rx_order=(netif_receive_skb netdev_frame_hook ovs_dp_process_packet ovs_vport_send tun_net_xmit)
-tx_order=(netif_receive_skb netdev_frame_hook ovs_dp_process_packet ovs_vport_send net_dev_queue qdisc_enqueue
-  qdisc_dequeue net_dev_start_xmit net_dev_xmit)
-
 # Frames that place a stack in the vhost worker's transmit handler: the
 # handler (handle_tx may be inlined into its callers) and the worker's main
 # function (vhost_worker, a kernel thread, up to 6.3; vhost_task_fn, a thread
@@ -72,13 +68,13 @@ for name in vhost-rx vhost-tx vhost-tx-burst vhost-tx-single; do
   check "no stage hook unavailable" eq "SELECT COUNT(*) FROM attachment WHERE family = 'stages' AND attached = 0" 0
   check "recorded as the VM path" eq "SELECT value FROM probe_option WHERE family = 'stages' AND key = 'path'" vm
   if [[ $name == vhost-rx ]]; then
-    check_path "$pings" "${rx_order[@]}"
+    check_path "$pings" "${vm_rx_order[@]}"
     show_stacks tun_net_xmit
     # Host to VM, tun_net_xmit only queues the frame in the tap's ring; the
     # worker reads it afterwards (handle_rx -> tun_recvmsg), outside the path.
     check "no rx stage ran in the vhost worker" eq "SELECT COUNT(*) $complete_rows AND $(in_frames "$worker_fn")" 0
   else
-    check_path "$packets" "${tx_order[@]}"
+    check_path "$packets" "${vm_tx_order[@]}"
     vm="vm-batch"
     [[ $name == vhost-tx-single ]] && vm="vm-single"
     # A datapath miss sends the packet to ovs-vswitchd, which re-executes it

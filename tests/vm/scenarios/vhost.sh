@@ -97,32 +97,6 @@ stop_vm() {
   fact "${1}_max_tx_per_kick" "$(sed -n 's/.*max_tx_per_kick \([0-9]*\).*/\1/p' "$R/$1.log")"
 }
 
-# start_recorder NAME ARGS...: nettrail-record in the background until it
-# records (sets rec_pid), start-up time as fact NAME_startup_s.
-start_recorder() {
-  local name=$1 t0 t1
-  shift
-  t0=$(cut -d' ' -f1 /proc/uptime)
-  nettrail-record --families stages "$@" -o "$R/$name.ntr" --force >"$R/$name.log" 2>&1 &
-  rec_pid=$!
-  for _ in $(seq 1 600); do
-    grep -q 'recording to' "$R/$name.log" && break
-    kill -0 "$rec_pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  t1=$(cut -d' ' -f1 /proc/uptime)
-  fact "${name}_startup_s" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
-}
-# stop_recorder NAME: SIGINT, exit status as fact NAME_rc.
-stop_recorder() {
-  set +e
-  kill -INT "$rec_pid"
-  wait "$rec_pid"
-  fact "${1}_rc" "$?"
-  set -e
-  cat "$R/$1.log"
-}
-
 # trace_tap0 on|off NAME: net:netif_receive_skb on tap0 into the trace buffer;
 # "off" saves it as $R/NAME.trace.txt (each line names the task: comm-tid).
 trace_tap0() {

@@ -14,10 +14,6 @@ dir=${1:?usage: vmpath.check.sh RESULTS_DIR}
 load_facts vmpath
 pings=${NT_STAGES_PINGS:-10}
 
-rx_order=(netif_receive_skb netdev_frame_hook ovs_dp_process_packet ovs_vport_send tun_net_xmit)
-tx_order=(netif_receive_skb netdev_frame_hook ovs_dp_process_packet ovs_vport_send net_dev_queue qdisc_enqueue
-  qdisc_dequeue net_dev_start_xmit net_dev_xmit)
-
 echo "vmpath.check on ${F[kernel]:-?}:"
 check "nt_rignet attached to tap0" test "${F[tap_attached]:-no}" = yes
 check "the VM answered every ping ($pings per direction)" test "${F[vm_echo_replies]:-0}" -ge $((2 * pings))
@@ -30,9 +26,9 @@ for direction in rx tx; do
   check "no stage hook unavailable" eq "SELECT COUNT(*) FROM attachment WHERE family = 'stages' AND attached = 0" 0
   check "recorded as the VM path" eq "SELECT value FROM probe_option WHERE family = 'stages' AND key = 'path'" vm
   if [[ $direction == rx ]]; then
-    check_path "$pings" "${rx_order[@]}"
+    check_path "$pings" "${vm_rx_order[@]}"
   else
-    check_path "$pings" "${tx_order[@]}"
+    check_path "$pings" "${vm_tx_order[@]}"
   fi
   check "no data loss" eq "SELECT COUNT(*) FROM loss_summary" 0
 done

@@ -64,32 +64,6 @@ ip netns exec ns2 ping -c 3 -i 0.2 -W 3 "$VM_IP" >"$R/warmup-vm.txt" 2>&1 || cat
 ip netns exec ns1 ping -c 3 -i 0.2 -W 3 10.200.0.2 >"$R/warmup-ns.txt" 2>&1 || cat "$R/warmup-ns.txt"
 ovs-vsctl show >"$R/vsctl-show.txt" 2>&1 || true
 
-# start_recorder NAME ARGS...: nettrail-record in the background until it
-# records (sets rec_pid), start-up time as fact NAME_startup_s.
-start_recorder() {
-  local name=$1 t0 t1
-  shift
-  t0=$(cut -d' ' -f1 /proc/uptime)
-  nettrail-record --families stages "$@" -o "$R/$name.ntr" --force >"$R/$name.log" 2>&1 &
-  rec_pid=$!
-  for _ in $(seq 1 600); do
-    grep -q 'recording to' "$R/$name.log" && break
-    kill -0 "$rec_pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  t1=$(cut -d' ' -f1 /proc/uptime)
-  fact "${name}_startup_s" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
-}
-# stop_recorder NAME: SIGINT, exit status as fact NAME_rc.
-stop_recorder() {
-  set +e
-  kill -INT "$rec_pid"
-  wait "$rec_pid"
-  fact "${1}_rc" "$?"
-  set -e
-  cat "$R/$1.log"
-}
-
 for dir in rx tx; do
   name="vmpath-$dir"
   src=10.200.0.2

@@ -75,6 +75,14 @@ check_path() {
     "SELECT (SELECT MIN(low_ns) FROM stages_log2 WHERE from_stage = 'end_to_end') <= MIN(total_ns) AND (SELECT MAX(1 << (log2_ns + 1)) FROM stages_log2 WHERE from_stage = 'end_to_end') > MAX(total_ns) FROM stages_packet WHERE complete = 1" 1
 }
 
+# The VM paths as vmpath and vhost record them (--vm-interface tap0
+# --phy-interface veth1, tbf qdisc on veth1), stages in path order: to the VM
+# (rx) from the physical port to the tap, from the VM (tx) from the tap to the
+# physical port.
+vm_rx_order=(netif_receive_skb netdev_frame_hook ovs_dp_process_packet ovs_vport_send tun_net_xmit)
+vm_tx_order=(netif_receive_skb netdev_frame_hook ovs_dp_process_packet ovs_vport_send net_dev_queue qdisc_enqueue
+  qdisc_dequeue net_dev_start_xmit net_dev_xmit)
+
 # finish NAME: exit 1 with a summary if any check failed.
 finish() {
   if ((failures)); then

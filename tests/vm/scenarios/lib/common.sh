@@ -16,6 +16,33 @@ fact() {
   printf '   %s=%s\n' "$1" "$2"
 }
 
+# start_recorder NAME ARGS...: `nettrail-record --families stages ARGS` in the
+# background, writing $R/NAME.ntr and $R/NAME.log, until it records (sets
+# rec_pid); its start-up time (trial loads under TCG) as fact NAME_startup_s.
+start_recorder() {
+  local name=$1 t0 t1
+  shift
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  nettrail-record --families stages "$@" -o "$R/$name.ntr" --force >"$R/$name.log" 2>&1 &
+  rec_pid=$!
+  for _ in $(seq 1 600); do
+    grep -q 'recording to' "$R/$name.log" && break
+    kill -0 "$rec_pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  fact "${name}_startup_s" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+}
+# stop_recorder NAME: SIGINT, exit status as fact NAME_rc.
+stop_recorder() {
+  set +e
+  kill -INT "$rec_pid"
+  wait "$rec_pid"
+  fact "${1}_rc" "$?"
+  set -e
+  cat "$R/$1.log"
+}
+
 # mount_tracing: debugfs, tracefs, bpffs (idempotent).
 # (busybox in the guest has no `mountpoint`; /proc/mounts says the same.)
 mounted() { grep -qs " $1 " /proc/mounts; }
