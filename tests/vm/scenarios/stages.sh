@@ -24,25 +24,9 @@ fact kernel "$(uname -r)"
 command -v nettrail-record >/dev/null || { echo "stages: nettrail-record missing (pass --bin)" >&2; exit 1; }
 
 step "Open vSwitch with conntrack in the OpenFlow table"
-start_ovs
-ovs-vsctl --timeout=120 add-br br0
-check_ovs_upcalls
-ip netns add ns2
-ip link add veth1 type veth peer name eth0 netns ns2
-ovs-vsctl --timeout=60 add-port br0 veth1
-ip link set veth1 up
-ip -n ns2 link set lo up
-ip -n ns2 addr add 10.200.0.2/24 dev eth0
-ip -n ns2 link set eth0 up
-ovs-vsctl --timeout=60 add-port br0 int0 -- set interface int0 type=internal
-ip netns add ns1
-ip link set int0 netns ns1
-ip -n ns1 link set lo up
-ip -n ns1 addr add 10.200.0.1/24 dev int0
-ip -n ns1 link set int0 up
-ip link set br0 up
-# A qdisc on the phy port, so the qdisc stages have something to time.
-tc qdisc add dev veth1 root tbf rate 1gbit burst 64k latency 50ms
+rig_bridge
+rig_host_port
+rig_bridge_up
 # IP through conntrack (the usual -trk -> ct(table=1) recirculation), the rest NORMAL.
 ovs-ofctl del-flows br0
 ovs-ofctl add-flow br0 "table=0,priority=10,ip,ct_state=-trk,actions=ct(table=1)"

@@ -44,21 +44,9 @@ for b in nettrail-record nt_rignet; do
 done
 
 step "Open vSwitch: veth1 to ns2, tap0 to the vhost VM"
-start_ovs
-ovs-vsctl --timeout=120 add-br br0
-check_ovs_upcalls
-ip netns add ns2
-ip link add veth1 type veth peer name eth0 netns ns2
-ovs-vsctl --timeout=60 add-port br0 veth1
-ip link set veth1 up
-ip -n ns2 link set lo up
-ip -n ns2 addr add 10.200.0.2/24 dev eth0
-ip -n ns2 link set eth0 up
-ip tuntap add dev tap0 mode tap vnet_hdr
-ovs-vsctl --timeout=60 add-port br0 tap0
-ip link set tap0 up
-ip link set br0 up
-tc qdisc add dev veth1 root tbf rate 1gbit burst 64k latency 50ms
+rig_bridge
+rig_tap_port vnet_hdr
+rig_bridge_up
 
 # start_vm NAME [--sndbuf BYTES]: the vhost "VM" in the background (sets
 # vm_pid), its log in $R/NAME.log, fact NAME_attached; then a warm-up ping so

@@ -35,27 +35,10 @@ for b in nettrail-record nt_rignet; do
 done
 
 step "Open vSwitch: veth1 to ns2, int0 in ns1, tap0 to the VM"
-start_ovs
-ovs-vsctl --timeout=120 add-br br0
-check_ovs_upcalls
-ip netns add ns2
-ip link add veth1 type veth peer name eth0 netns ns2
-ovs-vsctl --timeout=60 add-port br0 veth1
-ip link set veth1 up
-ip -n ns2 link set lo up
-ip -n ns2 addr add 10.200.0.2/24 dev eth0
-ip -n ns2 link set eth0 up
-ovs-vsctl --timeout=60 add-port br0 int0 -- set interface int0 type=internal
-ip netns add ns1
-ip link set int0 netns ns1
-ip -n ns1 link set lo up
-ip -n ns1 addr add 10.200.0.1/24 dev int0
-ip -n ns1 link set int0 up
-ip tuntap add dev tap0 mode tap
-ovs-vsctl --timeout=60 add-port br0 tap0
-ip link set tap0 up
-ip link set br0 up
-tc qdisc add dev veth1 root tbf rate 1gbit burst 64k latency 50ms
+rig_bridge
+rig_host_port
+rig_tap_port
+rig_bridge_up
 nt_rignet tap-vm tap0 "$VM_IP" 3600 >"$R/tap-vm.log" 2>&1 &
 vm_pid=$!
 for _ in $(seq 1 50); do grep -q attached "$R/tap-vm.log" && break; sleep 0.1; done

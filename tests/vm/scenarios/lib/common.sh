@@ -140,3 +140,43 @@ stop_ovs() {
   ovs-appctl -t /run/openvswitch/ovsdb-server.*.ctl exit 2>/dev/null ||
     kill "$(cat /run/openvswitch/ovsdb-server.pid 2>/dev/null)" 2>/dev/null || true
 }
+
+# The topology of the stages, vmpath and vhost scenarios, built in this order:
+# rig_bridge: Open vSwitch (start_ovs), bridge br0 with its upcall handlers
+# checked, and veth1 as the physical port to namespace ns2 (eth0,
+# 10.200.0.2/24).
+rig_bridge() {
+  start_ovs
+  ovs-vsctl --timeout=120 add-br br0
+  check_ovs_upcalls
+  ip netns add ns2
+  ip link add veth1 type veth peer name eth0 netns ns2
+  ovs-vsctl --timeout=60 add-port br0 veth1
+  ip link set veth1 up
+  ip -n ns2 link set lo up
+  ip -n ns2 addr add 10.200.0.2/24 dev eth0
+  ip -n ns2 link set eth0 up
+}
+# rig_host_port: internal port int0 in namespace ns1 (10.200.0.1/24), the
+# host stack behind the bridge.
+rig_host_port() {
+  ovs-vsctl --timeout=60 add-port br0 int0 -- set interface int0 type=internal
+  ip netns add ns1
+  ip link set int0 netns ns1
+  ip -n ns1 link set lo up
+  ip -n ns1 addr add 10.200.0.1/24 dev int0
+  ip -n ns1 link set int0 up
+}
+# rig_tap_port [OPTION...]: tap0 (`ip tuntap add ... mode tap OPTION...`), a
+# port of br0 for the "VM".
+rig_tap_port() {
+  ip tuntap add dev tap0 mode tap "$@"
+  ovs-vsctl --timeout=60 add-port br0 tap0
+  ip link set tap0 up
+}
+# rig_bridge_up: br0 up, and a tbf qdisc on veth1 so the qdisc stages have
+# something to time.
+rig_bridge_up() {
+  ip link set br0 up
+  tc qdisc add dev veth1 root tbf rate 1gbit burst 64k latency 50ms
+}
