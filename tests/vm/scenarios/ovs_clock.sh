@@ -44,8 +44,8 @@ bridge_and_ping() {
        sed -n 's/.* \([0-9]*\) packets received.*/\1/p' || true)
   fact ping_rx "${rx:-0}"
   fact dp_lost "$(ovs-dpctl show | sed -n 's/.*lookups: hit:[0-9]* missed:[0-9]* lost:\([0-9]*\).*/\1/p')"
-  ovs-appctl -t /run/openvswitch/ovs-vswitchd.*.ctl exit --cleanup
-  ovs-appctl -t /run/openvswitch/ovsdb-server.*.ctl exit
+  ovs-appctl --timeout=30 -t /run/openvswitch/ovs-vswitchd.*.ctl exit --cleanup
+  ovs-appctl --timeout=30 -t /run/openvswitch/ovsdb-server.*.ctl exit
   ovs-dpctl del-dp ovs-system 2>/dev/null || true
   for i in 1 2; do ip link del "veth$i" 2>/dev/null || true; ip netns del "ns$i"; done
   sleep 1

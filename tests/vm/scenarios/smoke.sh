@@ -71,12 +71,12 @@ fact ping_rx "$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' "$R/ping.txt")"
 step "datapath state"
 ovs-dpctl dump-flows >"$R/dpctl-flows.txt" 2>&1 || true
 ovs-dpctl show >"$R/dpctl-show.txt" 2>&1 || true
-ovs-vsctl show >"$R/vsctl-show.txt" 2>&1 || true
-ovs-ofctl dump-flows br0 >"$R/ofctl-flows.txt" 2>&1 || true
+ovs-vsctl --timeout=30 show >"$R/vsctl-show.txt" 2>&1 || true
+ovs-ofctl --timeout=30 dump-flows br0 >"$R/ofctl-flows.txt" 2>&1 || true
 # How upcalls reach ovs-vswitchd (per-cpu or per-vport dispatch, handler
 # sockets): what to look at first when the datapath reports misses as lost.
-ovs-appctl dpif-netlink/dispatch-mode >"$R/dispatch-mode.txt" 2>&1 || true
-ovs-appctl upcall/show >"$R/upcall-show.txt" 2>&1 || true
+ovs-appctl --timeout=30 dpif-netlink/dispatch-mode >"$R/dispatch-mode.txt" 2>&1 || true
+ovs-appctl --timeout=30 upcall/show >"$R/upcall-show.txt" 2>&1 || true
 fact dispatch_mode "$(grep -o 'per-cpu\|per-vport' "$R/dispatch-mode.txt" | head -1)"
 fact dp_lost "$(sed -n 's/.*lookups: hit:[0-9]* missed:[0-9]* lost:\([0-9]*\).*/\1/p' "$R/dpctl-show.txt")"
 cat "$R/dpctl-show.txt" "$R/dpctl-flows.txt"

@@ -28,11 +28,11 @@ rig_bridge
 rig_host_port
 rig_bridge_up
 # IP through conntrack (the usual -trk -> ct(table=1) recirculation), the rest NORMAL.
-ovs-ofctl del-flows br0
-ovs-ofctl add-flow br0 "table=0,priority=10,ip,ct_state=-trk,actions=ct(table=1)"
-ovs-ofctl add-flow br0 "table=0,priority=0,actions=NORMAL"
-ovs-ofctl add-flow br0 "table=1,priority=10,ip,ct_state=+trk+new,actions=ct(commit),NORMAL"
-ovs-ofctl add-flow br0 "table=1,priority=0,actions=NORMAL"
+ovs-ofctl --timeout=30 del-flows br0
+ovs-ofctl --timeout=30 add-flow br0 "table=0,priority=10,ip,ct_state=-trk,actions=ct(table=1)"
+ovs-ofctl --timeout=30 add-flow br0 "table=0,priority=0,actions=NORMAL"
+ovs-ofctl --timeout=30 add-flow br0 "table=1,priority=10,ip,ct_state=+trk+new,actions=ct(commit),NORMAL"
+ovs-ofctl --timeout=30 add-flow br0 "table=1,priority=0,actions=NORMAL"
 # Learn MACs and ARP both ways before any measurement. If forwarding through
 # conntrack does not work on this kernel, fall back to NORMAL only (the check
 # then does not expect the conntrack stage, and says so).
@@ -44,15 +44,15 @@ if warmup; then
   fact ct_flow yes
 else
   cat "$R/warmup-rx.txt" "$R/warmup-tx.txt" || true
-  ovs-ofctl dump-flows br0 >"$R/ofctl-flows-ct.txt" 2>&1 || true
+  ovs-ofctl --timeout=30 dump-flows br0 >"$R/ofctl-flows-ct.txt" 2>&1 || true
   ovs-dpctl dump-flows >"$R/dpctl-flows-ct.txt" 2>&1 || true
-  ovs-ofctl del-flows br0
-  ovs-ofctl add-flow br0 "table=0,priority=0,actions=NORMAL"
+  ovs-ofctl --timeout=30 del-flows br0
+  ovs-ofctl --timeout=30 add-flow br0 "table=0,priority=0,actions=NORMAL"
   fact ct_flow no
   warmup || cat "$R/warmup-rx.txt" "$R/warmup-tx.txt" || true
 fi
 ip -n ns1 addr >"$R/ns1-addr.txt" 2>&1 || true
-ovs-vsctl show >"$R/vsctl-show.txt" 2>&1 || true
+ovs-vsctl --timeout=30 show >"$R/vsctl-show.txt" 2>&1 || true
 
 # record DIR STRATEGY SRC DST PINGER...: one recording around PINGS pings.
 record() {
@@ -62,7 +62,7 @@ record() {
   local args=(--direction "$dir" --phy-interface veth1 --protocol icmp --src-ip "$src" -i 500ms)
   [[ $strategy == default ]] || args+=(--attach-strategy "$strategy")
   # Datapath flows and their userspace state, so the first ping misses again.
-  ovs-appctl revalidator/purge
+  ovs-appctl --timeout=30 revalidator/purge
   step "record $name"
   start_recorder "$name" "${args[@]}"
   set +e

@@ -125,7 +125,7 @@ record() {
 
 step "vhost VM, tap sndbuf unlimited (batched transmit)"
 start_vm vm-batch
-ovs-vsctl show >"$R/vsctl-show.txt" 2>&1 || true
+ovs-vsctl --timeout=30 show >"$R/vsctl-show.txt" 2>&1 || true
 record vhost-rx rx 10.200.0.2
 record vhost-tx tx "$VM_IP"
 record vhost-tx-burst tx "$VM_IP" burst

@@ -45,7 +45,7 @@ for _ in $(seq 1 50); do grep -q attached "$R/tap-vm.log" && break; sleep 0.1; d
 fact tap_attached "$(yes_no grep -q attached "$R/tap-vm.log")"
 ip netns exec ns2 ping -c 3 -i 0.2 -W 3 "$VM_IP" >"$R/warmup-vm.txt" 2>&1 || cat "$R/warmup-vm.txt"
 ip netns exec ns1 ping -c 3 -i 0.2 -W 3 10.200.0.2 >"$R/warmup-ns.txt" 2>&1 || cat "$R/warmup-ns.txt"
-ovs-vsctl show >"$R/vsctl-show.txt" 2>&1 || true
+ovs-vsctl --timeout=30 show >"$R/vsctl-show.txt" 2>&1 || true
 
 for dir in rx tx; do
   name="vmpath-$dir"

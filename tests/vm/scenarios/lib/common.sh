@@ -135,9 +135,9 @@ check_ovs_upcalls() {
 
 # stop_ovs: stop both daemons (so their logs are flushed to the share).
 stop_ovs() {
-  ovs-appctl -t /run/openvswitch/ovs-vswitchd.*.ctl exit 2>/dev/null ||
+  ovs-appctl --timeout=30 -t /run/openvswitch/ovs-vswitchd.*.ctl exit 2>/dev/null ||
     kill "$(cat /run/openvswitch/ovs-vswitchd.pid 2>/dev/null)" 2>/dev/null || true
-  ovs-appctl -t /run/openvswitch/ovsdb-server.*.ctl exit 2>/dev/null ||
+  ovs-appctl --timeout=30 -t /run/openvswitch/ovsdb-server.*.ctl exit 2>/dev/null ||
     kill "$(cat /run/openvswitch/ovsdb-server.pid 2>/dev/null)" 2>/dev/null || true
 }
 
