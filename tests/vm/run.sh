@@ -12,7 +12,10 @@
 # Environment: NT_VM_CACHE (default /var/cache/nettrail-vm), NT_VM_TIMEOUT,
 # NT_VM_KERNEL_PKG (pin an exact linux-image package), NT_VM_MEM, NT_VM_SMP,
 # NT_VM_EXTRA_MODULES (more module names for the initramfs), NT_VM_NO_9P=1
-# (no 9p share: the guest prints its result files on the console instead).
+# (no 9p share: the guest prints its result files on the console instead),
+# NT_VM_HANG_S (default 120) and NT_VM_BOOT_S (default 300): a guest whose
+# heartbeat stops for that long (before the first one: from boot) is stopped
+# as hung, exit 6.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,7 +31,9 @@ BINS=()
 ADDS=()
 
 # Exit codes besides the scenario's own status.
-readonly EX_USAGE=2 EX_NOKERNEL=4 EX_RIG=5 EX_TIMEOUT=124
+readonly EX_USAGE=2 EX_NOKERNEL=4 EX_RIG=5 EX_HUNG=6 EX_TIMEOUT=124
+HANG_S=${NT_VM_HANG_S:-120}
+BOOT_S=${NT_VM_BOOT_S:-300}
 
 # Modules the guest gets (with their dependencies). crc32c_generic first:
 # libcrc32c asks the crypto API for crc32c at load time. nfnetlink,
@@ -73,6 +78,7 @@ done
 SCENARIO_SH="$HERE/scenarios/$SCENARIO.sh"
 [[ -f $SCENARIO_SH ]] || die "$EX_USAGE" "no scenario '$SCENARIO' ($SCENARIO_SH missing)"
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || die "$EX_USAGE" "--timeout must be a number of seconds"
+[[ $HANG_S =~ ^[0-9]+$ && $BOOT_S =~ ^[0-9]+$ ]] || die "$EX_USAGE" "NT_VM_HANG_S and NT_VM_BOOT_S must be numbers of seconds"
 for b in "${BINS[@]}"; do
   [[ -f $b && -x $b ]] || die "$EX_USAGE" "--bin $b: not an executable file"
 done
@@ -369,16 +375,53 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -m "$MEM" -smp "$SMP" -nographic -n
 if [[ ${NT_VM_NO_9P:-0} != 1 ]]; then
   qemu+=(-virtfs "local,path=$OUT,mount_tag=ntresults,security_model=none,id=ntresults")
 fi
+# watch_guest: stops QEMU when the guest's heartbeat (its uptime, rewritten
+# every 10 s by /init into the share) has not changed for HANG_S seconds, or
+# has not appeared BOOT_S seconds after QEMU started: a guest kernel that
+# stopped (one 6.1 guest under TCG did, silently) then costs minutes, not the
+# whole --timeout. Writes the reason to $WORK/hung.
+watch_guest() {
+  local since beat last="" now limit what pid
+  since=$(date +%s)
+  while sleep 5; do
+    now=$(date +%s)
+    beat=$(cat "$OUT/.heartbeat" 2>/dev/null) || beat=""
+    if [[ -n $beat && $beat != "$last" ]]; then last=$beat; since=$now; fi
+    if [[ -z $last ]]; then limit=$BOOT_S what="no heartbeat since QEMU started"
+    else limit=$HANG_S what="no heartbeat since guest uptime ${last}s"; fi
+    if ((now - since > limit)); then
+      echo "$what (${limit}s)" >"$WORK/hung"
+      pid=$(cat "$WORK/qemu.pid" 2>/dev/null) && kill -TERM "$pid" && kill -CONT "$pid"
+      return 0
+    fi
+  done
+}
+# console_tail: the last lines the guest printed, for error messages.
+console_tail() { tail -n 25 "$WORK/console.log" | sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' -e 's/^/  | /' >&2; }
+
 set +e
-timeout -k 10 "$TIMEOUT" "${qemu[@]}" </dev/null 2>&1 | tee "$WORK/console.log"
+watch_pid=""
+if [[ ${NT_VM_NO_9P:-0} != 1 ]]; then
+  watch_guest &
+  watch_pid=$!
+fi
+timeout -k 10 "$TIMEOUT" "${qemu[@]}" -pidfile "$WORK/qemu.pid" </dev/null 2>&1 | tee "$WORK/console.log"
 qrc=${PIPESTATUS[0]}
+[[ -n $watch_pid ]] && kill "$watch_pid" 2>/dev/null
 set -e
 cp "$WORK/console.log" "$OUT/console.log"
 T_BOOT=$(date +%s)
 
+if [[ -e $WORK/hung ]]; then
+  RC=$EX_HUNG
+  cp "$WORK/hung" "$OUT/hung.txt"
+  console_tail
+  die "$RC" "guest stopped responding after $((T_BOOT - T_BUILD))s: $(cat "$WORK/hung"); stopped it (console above and in $OUT/console.log)"
+fi
 if [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
   RC=$EX_TIMEOUT
-  die "$RC" "guest did not finish within ${TIMEOUT}s (console: $OUT/console.log)"
+  console_tail
+  die "$RC" "guest did not finish within ${TIMEOUT}s (console above and in $OUT/console.log)"
 fi
 status=""
 if [[ -s $OUT/status ]]; then
@@ -393,6 +436,7 @@ else
 fi
 if [[ -z $status ]]; then
   RC=$EX_RIG
+  console_tail
   die "$RC" "guest reported no status (qemu exit $qrc; kernel panic or early failure?) — console: $OUT/console.log"
 fi
 log "guest scenario '$SCENARIO' exited $status"

@@ -10,6 +10,11 @@
 # --bin build/nettrail-record) go to every run.sh call. --budget caps the
 # wall time of all runs together: each VM's --timeout is cut to what is left,
 # and once less than 2 min is left the remaining runs fail as not run.
+# A guest that stops responding (run.sh exit 6: its kernel stopped, seen once
+# in many TCG boots) is booted once more; the summary says so. Each run's
+# results go to $NT_VM_RESULTS/KERNEL-SCENARIO (default
+# /tmp/nettrail-vm-results), and the summary ends with the last console lines
+# of every failed run.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,7 +28,7 @@ while (($#)); do
     --kernel) kernels+=("${2:?--kernel needs a value}"); shift 2 ;;
     --scenario) scenarios+=("${2:?--scenario needs a value}"); shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test_vm.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -37,37 +42,51 @@ for ((i = 0; i < ${#extra[@]}; i++)); do
 done
 t_start=$(date +%s)
 
+results=${NT_VM_RESULTS:-/tmp/nettrail-vm-results}
 passed=0 failed=0 skipped=0
 summary=()
+failed_dirs=()
 for k in "${kernels[@]}"; do
   for s in "${scenarios[@]}"; do
     start=$(date +%s)
-    limit=()
-    if ((budget)); then
-      left=$((budget - (start - t_start)))
-      if ((left < 120)); then
-        failed=$((failed + 1)); summary+=("FAIL $s on $k: not run, ${budget}s budget spent")
-        continue
+    out="$results/$k-$s"
+    note=""
+    for attempt in 1 2; do
+      limit=()
+      if ((budget)); then
+        left=$((budget - ($(date +%s) - t_start)))
+        if ((left < 120)); then rc=none; break; fi
+        ((left < vm_timeout)) && limit=(--timeout "$left")
       fi
-      ((left < vm_timeout)) && limit=(--timeout "$left")
-    fi
-    echo "=== vm: $s on $k"
-    set +e
-    "$HERE/run.sh" "$s" --kernel "$k" "${extra[@]}" "${limit[@]}"
-    rc=$?
-    set -e
+      echo "=== vm: $s on $k${note:+ (boot $attempt)}"
+      mkdir -p "$out"
+      set +e
+      "$HERE/run.sh" "$s" --kernel "$k" --out "$out" "${extra[@]}" "${limit[@]}"
+      rc=$?
+      set -e
+      [[ $rc -eq 6 && $attempt -eq 1 ]] || break
+      note="; boot 1 stopped responding ($(cat "$out/hung.txt" 2>/dev/null)), booted again"
+      cp "$out/console.log" "$out.boot1-console.log" 2>/dev/null || true
+    done
     took=$(($(date +%s) - start))
-    if [[ $rc -eq 0 ]]; then
-      passed=$((passed + 1)); summary+=("PASS $s on $k (${took}s)")
+    if [[ $rc == none ]]; then
+      failed=$((failed + 1)); summary+=("FAIL $s on $k: not run, ${budget}s budget spent")
+    elif [[ $rc -eq 0 ]]; then
+      passed=$((passed + 1)); summary+=("PASS $s on $k (${took}s$note)")
     elif [[ $rc -eq 4 && ${NETTRAIL_VM_REQUIRE_ALL:-0} != 1 ]]; then
       skipped=$((skipped + 1)); summary+=("SKIP $s on $k: kernel not available (${took}s)")
     else
-      failed=$((failed + 1)); summary+=("FAIL $s on $k: exit $rc (${took}s)")
+      failed=$((failed + 1)); summary+=("FAIL $s on $k: exit $rc (${took}s$note)")
+      failed_dirs+=("$out")
     fi
   done
 done
 
 echo "=== vm summary"
+for d in "${failed_dirs[@]}"; do
+  echo "--- last console lines of $(basename "$d") ($d/console.log):"
+  tail -n 30 "$d/console.log" 2>/dev/null | tr -d '\r' | sed 's/^/  | /'
+done
 printf '  %s\n' "${summary[@]}"
 echo "$passed passed, $failed failed, $skipped skipped"
 ((failed == 0))
