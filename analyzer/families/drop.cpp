@@ -149,6 +149,7 @@ class DropImporter final : public FamilyImporter {
     insert_context_ = Statement();
     insert_summary_ = Statement();
     insert_interval_ = Statement();
+    NT_RETURN_IF_ERROR(writeContextSeconds(ctx.db()));
     // Indexes after the load, which is faster than keeping them up to date per
     // row. Packets are already in (nearly) time order, so time needs none, and
     // are reached from their context by rowid.
@@ -172,6 +173,17 @@ class DropImporter final : public FamilyImporter {
   Status importSummary(DropSummary::Reader summary, IngestContext& ctx);
   // drop_context id of `key`, inserting the row the first time.
   Result<int64_t> contextId(const ContextKey& key, uint16_t reason_code, IngestContext& ctx);
+  // Counts one drop of the current context (last_context_) at `time_ns`.
+  void tally(uint64_t time_ns) {
+    const uint64_t key = (time_ns / 1'000'000'000ull) << 32 | static_cast<uint64_t>(last_context_);
+    if (key != tally_key_ || tally_count_ == nullptr) {
+      tally_key_ = key;
+      tally_count_ = &context_seconds_[key];
+    }
+    ++*tally_count_;
+  }
+  // drop_context_second from the counts tally() made, in time order.
+  Status writeContextSeconds(Db& db);
 
   // Reason text without the prefix, cached per code; nullptr when unnamed.
   const std::string* reasonName(uint16_t code, IngestContext& ctx) {
@@ -216,6 +228,11 @@ class DropImporter final : public FamilyImporter {
   uint64_t last_ip_hi_ = 0, last_ip_lo_ = 0;
   const std::string* last_ip_ = nullptr;
   std::string tcp_flags_[256];
+  // Drops per (second since boot << 32 | context id); context ids are the
+  // ContextTable's 32-bit ids, and 2^32 seconds are 136 years of uptime.
+  std::unordered_map<uint64_t, uint64_t> context_seconds_;
+  uint64_t tally_key_ = 0;
+  uint64_t* tally_count_ = nullptr;  // context_seconds_[tally_key_]; nodes do not move
   std::map<SummaryKey, uint64_t> summary_last_;
   uint64_t summary_total_last_ = 0;
   uint64_t short_batches_ = 0, short_rows_ = 0, summary_resets_ = 0;
@@ -272,6 +289,21 @@ Result<int64_t> DropImporter::contextId(const ContextKey& k, uint16_t reason_cod
   bindIntOrNull(21, k.l3 == 1, k.arp_op);
   NT_RETURN_IF_ERROR(s.run().context("drop: insert drop_context"));
   return id;
+}
+
+Status DropImporter::writeContextSeconds(Db& db) {
+  std::vector<std::pair<uint64_t, uint64_t>> rows(context_seconds_.begin(), context_seconds_.end());
+  std::sort(rows.begin(), rows.end());
+  NT_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO drop_context_second VALUES (?,?,?)"));
+  for (const auto& [key, drops] : rows) {
+    insert.bind(1, static_cast<int64_t>((key >> 32) * 1'000'000'000ull));
+    insert.bind(2, static_cast<int64_t>(key & 0xffffffffu));
+    insert.bind(3, static_cast<int64_t>(drops));
+    NT_RETURN_IF_ERROR(insert.run());
+  }
+  context_seconds_.clear();
+  tally_count_ = nullptr;
+  return Status::ok();
 }
 
 Status DropImporter::importEvents(DropEvents::Reader events, IngestContext& ctx) {
@@ -362,6 +394,7 @@ Status DropImporter::importEvents(DropEvents::Reader events, IngestContext& ctx)
       NT_ASSIGN_OR_RETURN(last_context_, contextId(key, reason[i], ctx));
       last_key_ = key;
     }
+    tally(time);
     sqlite3_bind_int64(stmt, b + 1, static_cast<int64_t>(time));
     sqlite3_bind_int64(stmt, b + 2, last_context_);
     sqlite3_bind_int64(stmt, b + 3, cpu[i]);
@@ -472,7 +505,7 @@ Status DropImporter::importSummary(DropSummary::Reader summary, IngestContext& c
 }
 
 Status DropImporter::addReportSections(Db& db, ReportBuilder& report) {
-  NT_ASSIGN_OR_RETURN(int64_t total, db.queryInt("SELECT COALESCE(SUM(drops), 0) FROM drop_count"));
+  NT_ASSIGN_OR_RETURN(int64_t total, db.queryInt("SELECT COALESCE(SUM(drops), 0) FROM drop_tally"));
   if (total == 0) return Status::ok();
   NT_ASSIGN_OR_RETURN(int64_t reasons, db.queryInt("SELECT COUNT(*) FROM drop_by_reason"));
   NT_ASSIGN_OR_RETURN(Statement top, db.prepare("SELECT reason, drops FROM drop_by_reason LIMIT 1"));

@@ -192,6 +192,19 @@ CREATE TABLE drop_interval(
   keyed_drops INTEGER
 );
 
+-- Per-drop rows (details mode) counted per context and second while they are
+-- ingested: what drop_tally, and through it the per-reason, device, location,
+-- stack and time views, read instead of grouping millions of drop_packet rows
+-- again (SQLite sorts to group; a count at ingest costs a hash lookup per drop).
+CREATE TABLE drop_context_second(
+  -- Start of the one-second bucket, CLOCK_BOOTTIME ns.
+  time_ns INTEGER,
+  -- drop_context.id.
+  context_id INTEGER,
+  -- Drops of that context in that second.
+  drops INTEGER
+);
+
 -- Every drop count the recording has, in one shape: one row per recorded drop
 -- (details mode) or per key and interval (summary mode, used only when the
 -- recording has no per-drop rows, so nothing is counted twice).
@@ -230,13 +243,39 @@ SELECT time_ns, interval_index, stack_id, reason, netns, ifindex, l4, src_ip, ds
        location, drops
 FROM drop_summary WHERE NOT EXISTS (SELECT 1 FROM drop_event);
 
+-- drop_count without ports, per second: per-drop rows come from the counts
+-- made at ingest (drop_context_second), so a view that groups by reason,
+-- device, location, stack or second reads one row per context and second, not
+-- one per drop. Summary mode as in drop_count.
+CREATE VIEW drop_tally(
+  -- Start of the second (per-drop rows) or end of the summary interval, ns.
+  time_ns,
+  -- Kernel stack id, NULL if none.
+  stack_id,
+  -- Reason name without the SKB_DROP_REASON_ prefix.
+  reason,
+  -- Network namespace inode.
+  netns,
+  -- Interface index, 0 when the skb had no device.
+  ifindex,
+  -- Address kfree_skb was called from.
+  location,
+  -- Number of drops the row stands for.
+  drops
+) AS
+SELECT t.time_ns, c.stack_id, c.reason, c.netns, c.ifindex, c.location, t.drops
+FROM drop_context_second t LEFT JOIN drop_context c ON c.id = t.context_id
+UNION ALL
+SELECT time_ns, stack_id, reason, netns, ifindex, location, drops
+FROM drop_summary WHERE NOT EXISTS (SELECT 1 FROM drop_event);
+
 -- Drops per reason over the whole recording.
 CREATE VIEW drop_by_reason(
   -- Reason name without prefix.
   reason,
   -- Number of drops.
   drops
-) AS SELECT COALESCE(reason, '-'), SUM(drops) FROM drop_count GROUP BY reason ORDER BY 2 DESC;
+) AS SELECT COALESCE(reason, '-'), SUM(drops) FROM drop_tally GROUP BY reason ORDER BY 2 DESC;
 
 -- Drops per device.
 CREATE VIEW drop_by_device(
@@ -251,7 +290,7 @@ CREATE VIEW drop_by_device(
 ) AS
 SELECT d.netns, d.ifindex, COALESCE(i.name, CASE WHEN d.ifindex = 0 THEN '-' ELSE 'if' || d.ifindex END),
        SUM(d.drops)
-FROM drop_count d LEFT JOIN interface i ON i.netns = d.netns AND i.ifindex = d.ifindex
+FROM drop_tally d LEFT JOIN interface i ON i.netns = d.netns AND i.ifindex = d.ifindex
 GROUP BY d.netns, d.ifindex ORDER BY 4 DESC;
 
 -- Drops per location (the function that freed the skb).
@@ -267,7 +306,7 @@ SELECT location,
        COALESCE((SELECT printf('%s+0x%x', s.name, g.location - s.address) FROM kernel_symbol s
                  WHERE s.address <= g.location ORDER BY s.address DESC LIMIT 1), printf('0x%x', g.location)),
        drops
-FROM (SELECT location, SUM(drops) AS drops FROM drop_count GROUP BY location) g ORDER BY 3 DESC;
+FROM (SELECT location, SUM(drops) AS drops FROM drop_tally GROUP BY location) g ORDER BY 3 DESC;
 
 -- Drops per kernel stack with the flow that hit it most.
 CREATE VIEW drop_by_stack(
@@ -280,23 +319,41 @@ CREATE VIEW drop_by_stack(
   -- Most frequent flow, e.g. 10.0.0.1:40000 -> 10.0.0.2:80 (TCP), and its share.
   top_flow
 ) AS
--- One pass over the drops into per-(stack, flow) and per-(stack, reason)
--- counts; the picks below then read those small tables, not the drops.
-WITH flows AS MATERIALIZED (
-  SELECT stack_id, src_ip, dst_ip, src_port, dst_port, l4, SUM(drops) AS n
-  FROM drop_count WHERE stack_id IS NOT NULL
+-- Per-(stack, flow) and per-(stack, reason) counts first; the picks below then
+-- read those small tables. Per-drop rows are grouped by integers only: each
+-- context stands for the first context with its stack and addresses, plus the
+-- packet's ports (grouping the text columns of millions of rows took 3 times
+-- as long).
+WITH flow_context AS MATERIALIZED (
+  SELECT id, stack_id, src_ip, dst_ip, l4,
+         MIN(id) OVER (PARTITION BY stack_id, src_ip, dst_ip, l4) AS flow
+  FROM drop_context WHERE stack_id IS NOT NULL
+), flows AS MATERIALIZED (
+  SELECT c.stack_id, c.src_ip, c.dst_ip, g.src_port, g.dst_port, c.l4, g.n
+  FROM (SELECT fc.flow, p.src_port, p.dst_port, COUNT(*) AS n
+        FROM drop_packet p JOIN flow_context fc ON fc.id = p.context_id
+        GROUP BY fc.flow, p.src_port, p.dst_port) g
+  JOIN flow_context c ON c.id = g.flow
+  UNION ALL
+  SELECT stack_id, src_ip, dst_ip, src_port, dst_port, l4, SUM(drops)
+  FROM drop_summary WHERE stack_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM drop_event)
   GROUP BY stack_id, src_ip, dst_ip, src_port, dst_port, l4
 ), reasons AS MATERIALIZED (
-  SELECT stack_id, reason, SUM(drops) AS n FROM drop_count WHERE stack_id IS NOT NULL GROUP BY stack_id, reason
+  SELECT stack_id, reason, SUM(drops) AS n FROM drop_tally WHERE stack_id IS NOT NULL GROUP BY stack_id, reason
 ), totals AS (
   SELECT stack_id, SUM(n) AS drops FROM reasons GROUP BY stack_id
+), top_flow AS (
+  -- With one max() and GROUP BY, SQLite takes the other columns from the row
+  -- that has the max: one pass, where ORDER BY n DESC LIMIT 1 per stack first
+  -- indexed the (up to millions of) flows.
+  SELECT stack_id, src_ip, dst_ip, src_port, dst_port, l4, MAX(n) AS n FROM flows GROUP BY stack_id
 )
 SELECT t.stack_id, t.drops,
        (SELECT r.reason FROM reasons r WHERE r.stack_id = t.stack_id ORDER BY r.n DESC LIMIT 1),
        (SELECT COALESCE(f.src_ip, '?') || CASE WHEN f.src_port IS NULL THEN '' ELSE ':' || f.src_port END
                || ' -> ' || COALESCE(f.dst_ip, '?') || CASE WHEN f.dst_port IS NULL THEN '' ELSE ':' || f.dst_port END
                || ' (' || COALESCE(f.l4, '-') || ')  ' || f.n || ' of ' || t.drops
-        FROM flows f WHERE f.stack_id = t.stack_id ORDER BY f.n DESC LIMIT 1)
+        FROM top_flow f WHERE f.stack_id = t.stack_id)
 FROM totals t
 ORDER BY t.drops DESC;
 
@@ -310,7 +367,7 @@ CREATE VIEW drop_over_time(
   drops
 ) AS
 SELECT (time_ns / 1000000000) * 1000000000, COALESCE(reason, '-'), SUM(drops)
-FROM drop_count GROUP BY time_ns / 1000000000, reason ORDER BY 1, 2;
+FROM drop_tally GROUP BY time_ns / 1000000000, reason ORDER BY 1, 2;
 
 -- Per-drop rows with names resolved, for detail tables and `nettrail events`.
 CREATE VIEW drop_detail(
@@ -455,5 +512,5 @@ SELECT 'stack', k, SUM(n) FROM (
                      WHERE f.stack_id = c.stack_id AND f.tracing = 0 ORDER BY f.frame_index LIMIT 5)),
                   '(no stack)') AS k,
          c.n AS n
-  FROM (SELECT stack_id, SUM(drops) AS n FROM drop_count GROUP BY stack_id) c)
+  FROM (SELECT stack_id, SUM(drops) AS n FROM drop_tally GROUP BY stack_id) c)
 GROUP BY k;

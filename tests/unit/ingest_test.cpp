@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <random>
 
 #include "db.h"
 #include "ingest.h"
@@ -15,6 +16,21 @@
 
 namespace nettrail {
 namespace {
+
+// drop_by_stack as it was defined over every drop row (drop_count), before it
+// read counts made at ingest: the reference the faster view must match.
+const char* const kDropByStackReference =
+    "WITH flows AS (SELECT stack_id, src_ip, dst_ip, src_port, dst_port, l4, SUM(drops) AS n FROM drop_count "
+    "  WHERE stack_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6), "
+    "reasons AS (SELECT stack_id, reason, SUM(drops) AS n FROM drop_count WHERE stack_id IS NOT NULL GROUP BY 1, 2), "
+    "totals AS (SELECT stack_id, SUM(n) AS drops FROM reasons GROUP BY 1) "
+    "SELECT t.stack_id, t.drops, (SELECT r.reason FROM reasons r WHERE r.stack_id = t.stack_id ORDER BY r.n DESC "
+    "  LIMIT 1), "
+    "(SELECT COALESCE(f.src_ip, '?') || CASE WHEN f.src_port IS NULL THEN '' ELSE ':' || f.src_port END "
+    "  || ' -> ' || COALESCE(f.dst_ip, '?') || CASE WHEN f.dst_port IS NULL THEN '' ELSE ':' || f.dst_port END "
+    "  || ' (' || COALESCE(f.l4, '-') || ')  ' || f.n || ' of ' || t.drops "
+    "  FROM flows f WHERE f.stack_id = t.stack_id ORDER BY f.n DESC LIMIT 1) "
+    "FROM totals t ORDER BY 1";
 
 class IngestTest : public ::testing::Test {
  protected:
@@ -192,6 +208,94 @@ TEST_F(IngestTest, SummarySnapshotsBecomePerIntervalDifferences) {
   EXPECT_EQ(rows(*db, "SELECT reason, drops FROM drop_by_reason"),
             (std::vector<std::vector<std::string>>{{"NO_SOCKET", "12"}, {"NETFILTER_DROP", "4"}}));
   EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event"), 0);
+}
+
+// The per-reason, device, location, time and stack views read counts made at
+// ingest (drop_context_second) and group flows by integers: they must give
+// exactly what the plain definitions over every drop_event row give. Each
+// stack has one clearly most frequent flow and reason, so the picks are
+// unambiguous.
+TEST_F(IngestTest, DropViewsFromIngestCountsMatchTheDrops) {
+  testing::SyntheticRecording rec;
+  rec.drops_per_batch = 700;  // contexts and seconds span batches
+  std::mt19937_64 rng(7);
+  uint64_t time = 2'000'000'000ull;
+  for (int i = 0; i < 20'000; ++i) {
+    testing::SyntheticDrop d;
+    time += 100'000 + rng() % 400'000;  // about 6 s in all
+    d.time_ns = time;
+    d.stack_id = static_cast<uint32_t>(rng() % 3);  // 0: no stack
+    const bool dominant = rng() % 3 == 0;
+    d.reason = dominant ? static_cast<uint16_t>(2 + d.stack_id % 2) : static_cast<uint16_t>(2 + rng() % 3 * 2 % 5);
+    d.ifindex = static_cast<uint32_t>(1 + rng() % 3);
+    d.location = 0xffffffff81000100ull + 0x10 * (rng() % 4);
+    d.l4_proto = rng() % 4 ? 6 : 17;
+    d.src_v4 = 0x0a000001u + static_cast<uint32_t>(rng() % 3);
+    d.src_port = static_cast<uint16_t>(40000 + rng() % 50);
+    d.dst_port = rng() % 2 ? 80 : 443;
+    d.tcp_flags = static_cast<uint8_t>(rng() % 2 ? 0x02 : 0x10);
+    if (dominant) {  // the stack's top flow
+      d.l4_proto = 6;
+      d.src_v4 = 0x0a000063u + d.stack_id;
+      d.src_port = static_cast<uint16_t>(50000 + d.stack_id);
+      d.dst_port = 22;
+    }
+    rec.drops.push_back(d);
+  }
+  auto db = ingest({write(rec)});
+  ASSERT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event"), 20'000);
+  EXPECT_GT(count(*db, "SELECT COUNT(*) FROM drop_context_second"), 100);
+  EXPECT_EQ(count(*db, "SELECT SUM(drops) FROM drop_context_second"), 20'000);
+  EXPECT_EQ(count(*db, "SELECT COUNT(DISTINCT time_ns) FROM drop_context_second"),
+            count(*db, "SELECT COUNT(DISTINCT time_ns / 1000000000) FROM drop_event"));
+
+  auto same = [&](const std::string& view, const std::string& reference) {
+    auto got = rows(*db, view);
+    EXPECT_FALSE(got.empty()) << view;
+    EXPECT_EQ(got, rows(*db, reference)) << view;
+  };
+  same("SELECT reason, drops FROM drop_by_reason ORDER BY 1",
+       "SELECT COALESCE(reason, '-'), COUNT(*) FROM drop_event GROUP BY reason ORDER BY 1");
+  same("SELECT netns, ifindex, device, drops FROM drop_by_device ORDER BY 1, 2",
+       "SELECT d.netns, d.ifindex, COALESCE(i.name, 'if' || d.ifindex), COUNT(*) FROM drop_event d "
+       "LEFT JOIN interface i ON i.netns = d.netns AND i.ifindex = d.ifindex GROUP BY 1, 2 ORDER BY 1, 2");
+  same("SELECT location, drops FROM drop_by_location ORDER BY 1",
+       "SELECT location, COUNT(*) FROM drop_event GROUP BY 1 ORDER BY 1");
+  same("SELECT time_ns, reason, drops FROM drop_over_time",
+       "SELECT time_ns / 1000000000 * 1000000000, COALESCE(reason, '-'), COUNT(*) FROM drop_event "
+       "GROUP BY 1, 2 ORDER BY 1, 2");
+  same("SELECT stack_id, drops, reason, top_flow FROM drop_by_stack ORDER BY 1", kDropByStackReference);
+  EXPECT_EQ(rows(*db, "SELECT stack_id, substr(top_flow, 1, instr(top_flow, ')')) FROM drop_by_stack ORDER BY 1"),
+            (std::vector<std::vector<std::string>>{{"1", "10.0.0.100:50001 -> 10.0.0.2:22 (TCP)"},
+                                                   {"2", "10.0.0.101:50002 -> 10.0.0.2:22 (TCP)"}}));
+  EXPECT_EQ(rows(*db, "SELECT value FROM drop_breakdown WHERE dimension = 'stack' AND key = '(no stack)'"),
+            rows(*db, "SELECT COUNT(*) FROM drop_event WHERE stack_id IS NULL"));
+  EXPECT_EQ(count(*db, "SELECT SUM(value) FROM drop_breakdown WHERE dimension = 'stack'"), 20'000);
+}
+
+// Summary mode has no per-drop rows: the stack view counts drop_summary.
+TEST_F(IngestTest, DropByStackCountsTheSummaryWithoutPerDropRows) {
+  testing::SyntheticRecording rec;
+  testing::SyntheticSummary s;
+  s.time_ns = 3'000'000'000ull;
+  auto entry = [](uint32_t stack, uint16_t reason, uint16_t src_port, uint64_t count) {
+    testing::SyntheticSummaryEntry e;
+    e.stack_id = stack;
+    e.reason = reason;
+    e.src_port = src_port;
+    e.count = count;
+    return e;
+  };
+  s.entries = {entry(1, 3, 40000, 7), entry(1, 6, 40001, 2), entry(1, 3, 40002, 3), entry(2, 6, 40000, 5)};
+  s.total_drops = 17;
+  rec.summaries = {s};
+  auto db = ingest({write(rec)});
+  ASSERT_EQ(count(*db, "SELECT COUNT(*) FROM drop_event"), 0);
+  EXPECT_EQ(rows(*db, "SELECT stack_id, drops, reason, top_flow FROM drop_by_stack"),
+            (std::vector<std::vector<std::string>>{{"1", "12", "NO_SOCKET", "10.0.0.1:40000 -> 10.0.0.2:80 (TCP)  7 of 12"},
+                                                   {"2", "5", "NETFILTER_DROP", "10.0.0.1:40000 -> 10.0.0.2:80 (TCP)  5 of 5"}}));
+  EXPECT_EQ(rows(*db, "SELECT stack_id, drops, reason, top_flow FROM drop_by_stack ORDER BY 1"),
+            rows(*db, kDropByStackReference));
 }
 
 // Drops are stored once per distinct context (drop_context) plus a narrow row
