@@ -55,9 +55,13 @@ for k in "${kernels[@]}"; do
       limit=()
       if ((budget)); then
         left=$((budget - ($(date +%s) - t_start)))
-        if ((left < 120)); then rc=none; break; fi
+        if ((left < 120)); then
+          if ((attempt == 1)); then rc=none; else note+=", no budget left to boot again"; fi
+          break
+        fi
         ((left < vm_timeout)) && limit=(--timeout "$left")
       fi
+      ((attempt == 1)) || note+=", booted again"
       echo "=== vm: $s on $k${note:+ (boot $attempt)}"
       mkdir -p "$out"
       set +e
@@ -65,7 +69,7 @@ for k in "${kernels[@]}"; do
       rc=$?
       set -e
       [[ $rc -eq 6 && $attempt -eq 1 ]] || break
-      note="; boot 1 stopped responding ($(cat "$out/hung.txt" 2>/dev/null)), booted again"
+      note="; boot 1 stopped responding ($(cat "$out/hung.txt" 2>/dev/null))"
       cp "$out/console.log" "$out.boot1-console.log" 2>/dev/null || true
     done
     took=$(($(date +%s) - start))
@@ -85,7 +89,7 @@ done
 echo "=== vm summary"
 for d in "${failed_dirs[@]}"; do
   echo "--- last console lines of $(basename "$d") ($d/console.log):"
-  tail -n 30 "$d/console.log" 2>/dev/null | tr -d '\r' | sed 's/^/  | /'
+  tail -n 30 "$d/console.log" 2>/dev/null | sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' -e 's/^/  | /'
 done
 printf '  %s\n' "${summary[@]}"
 echo "$passed passed, $failed failed, $skipped skipped"

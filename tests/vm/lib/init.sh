@@ -70,6 +70,8 @@ scenario_pid=$!
   { echo "NT-VM: scenario still running after ${NT_GUEST_TIMEOUT}s; its tasks and their kernel stacks:"
     tasks_report; } >>/results/scenario.log 2>&1
   kill -TERM "$scenario_pid" 2>/dev/null
+  sleep 5
+  kill -KILL "$scenario_pid" 2>/dev/null
 ) &
 wait "$scenario_pid"
 rc=$?
