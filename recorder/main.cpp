@@ -227,8 +227,10 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "\n");
     for (const std::string& f : s.files) std::fprintf(stderr, "nettrail-record: wrote %s\n", f.c_str());
     if (s.lost)
-      std::fprintf(stderr, "nettrail-record: WARNING: %llu events lost in the kernel (ring or in-kernel map full); "
-                           "see `nettrail info` for which counter, and consider --ring-size, map sizes or filters\n",
+      std::fprintf(stderr, "nettrail-record: WARNING: %llu events lost in the kernel (ring or in-kernel map full, or "
+                           "a program skipped while another BPF program or bpf() call held the CPU: "
+                           "bpf_recursion_misses); see `nettrail info` for which counter, and consider --ring-size, "
+                           "map sizes, filters or another --attach-strategy\n",
                    static_cast<unsigned long long>(s.lost));
   }
   return 0;

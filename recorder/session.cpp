@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
@@ -320,6 +321,32 @@ struct Session::Family {
     for (bpf_link* link : links) bpf_link__destroy(link);
     if (probe) probe->destroyObject();
   }
+  // Times the kernel skipped one of this family's attached programs because
+  // a BPF program was already running on that CPU (bpf_prog_info's
+  // recursion_misses): events the recording does not have. Classic
+  // tracepoints and kprobes share one per-CPU guard with every such program
+  // and with the bpf() map syscalls, which raise it and can be preempted
+  // while they do; a context switch there is not seen by sched_switch.
+  // Read while attached (the final read happens just before detaching).
+  uint64_t recursion_misses = 0;
+  bool has_programs = false;
+  void readRecursionMisses() {
+    if (links.empty()) return;
+    has_programs = true;
+    uint64_t misses = 0;
+    for (bpf_link* link : links) {
+      bpf_link_info link_info = {};
+      uint32_t link_len = sizeof(link_info);
+      if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &link_len) != 0) continue;
+      const int prog_fd = bpf_prog_get_fd_by_id(link_info.prog_id);
+      if (prog_fd < 0) continue;
+      bpf_prog_info prog_info = {};
+      uint32_t prog_len = sizeof(prog_info);
+      if (bpf_obj_get_info_by_fd(prog_fd, &prog_info, &prog_len) == 0) misses += prog_info.recursion_misses;
+      close(prog_fd);
+    }
+    recursion_misses = misses;
+  }
 };
 
 Session::Session(const std::vector<ProbeEntry>& registry, SessionOptions options)
@@ -465,8 +492,12 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
     auto stats = message.initRoot<Chunk>().initStats();
     stats.setTimeBoottimeNs(now);
     std::vector<std::pair<std::string, CounterValue>> all;
-    for (auto& family : families_)
+    for (auto& family : families_) {
       for (const CounterValue& c : family->probe->counters()) all.push_back({family->name, c});
+      family->readRecursionMisses();
+      if (family->has_programs)
+        all.push_back({family->name, {"bpf_recursion_misses", -1, family->recursion_misses, true}});
+    }
     // The sink's own: user stacks it could not symbolize (the process was gone).
     all.push_back({"recorder", {"user_stacks_unsymbolized", -1, sink.userStacksUnsymbolized(), false}});
     all.push_back({"recorder", {"user_frames_unsymbolized", -1, sink.userFramesUnsymbolized(), false}});
@@ -519,6 +550,7 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
   }
   // Detach first so the final drain sees everything that was ever submitted.
   for (auto& family : families_) {
+    family->readRecursionMisses();
     for (bpf_link* link : family->links) bpf_link__destroy(link);
     family->links.clear();
   }
@@ -550,6 +582,7 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
     summary.events += family->probe->eventsRecorded();
     for (const CounterValue& c : family->probe->counters())
       if (c.data_loss && c.cpu < 0) summary.lost += c.value;
+    summary.lost += family->recursion_misses;
     for (const AttachChoice& c : family->choices) summary.attachments.push_back({family->name, c});
   }
   if (!final_status.isOk()) return final_status;
