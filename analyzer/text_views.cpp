@@ -204,7 +204,7 @@ Status printDropTable(Db& db, const std::string& by, std::ostream& out) {
   else if (by == "location") sql = "SELECT location_text AS location, drops FROM drop_by_location";
   else if (by == "stack") sql = "SELECT stack_id, drops, reason, top_flow FROM drop_by_stack";
   else return Status::error("drops: --by ", by, ": expected reason, device, location or stack");
-  NT_ASSIGN_OR_RETURN(int64_t total, db.queryInt("SELECT COALESCE(SUM(drops), 0) FROM drop_tally"));
+  NT_ASSIGN_OR_RETURN(int64_t total, db.queryInt("SELECT COALESCE(SUM(drops), 0) FROM drop_by_reason"));
   out << "Total drops: " << total << "\n\n";
   NT_ASSIGN_OR_RETURN(Statement stmt, db.prepare(sql));
   return printStatementTable(stmt, out);

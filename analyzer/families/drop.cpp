@@ -505,7 +505,7 @@ Status DropImporter::importSummary(DropSummary::Reader summary, IngestContext& c
 }
 
 Status DropImporter::addReportSections(Db& db, ReportBuilder& report) {
-  NT_ASSIGN_OR_RETURN(int64_t total, db.queryInt("SELECT COALESCE(SUM(drops), 0) FROM drop_tally"));
+  NT_ASSIGN_OR_RETURN(int64_t total, db.queryInt("SELECT COALESCE(SUM(drops), 0) FROM drop_by_reason"));
   if (total == 0) return Status::ok();
   NT_ASSIGN_OR_RETURN(int64_t reasons, db.queryInt("SELECT COUNT(*) FROM drop_by_reason"));
   NT_ASSIGN_OR_RETURN(Statement top, db.prepare("SELECT reason, drops FROM drop_by_reason LIMIT 1"));
