@@ -100,4 +100,15 @@ Result<int64_t> Db::queryInt(std::string_view sql) {
   return has_row ? stmt.columnInt(0) : int64_t{0};
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> Db::queryTextPairs(std::string_view sql) {
+  NT_ASSIGN_OR_RETURN(Statement stmt, prepare(sql));
+  std::vector<std::pair<std::string, std::string>> rows;
+  while (true) {
+    NT_ASSIGN_OR_RETURN(bool has_row, stmt.step());
+    if (!has_row) break;
+    rows.emplace_back(stmt.columnText(0), stmt.columnText(1));
+  }
+  return rows;
+}
+
 }  // namespace nettrail

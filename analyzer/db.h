@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "nettrail/status.h"
 
@@ -72,6 +74,8 @@ class Db {
   Result<Statement> prepare(std::string_view sql);
   // First column of the first row as an integer (0 if no row).
   Result<int64_t> queryInt(std::string_view sql);
+  // First two columns of every row as text, in row order.
+  Result<std::vector<std::pair<std::string, std::string>>> queryTextPairs(std::string_view sql);
   sqlite3* raw() const { return db_; }
   const std::string& path() const { return path_; }
 

@@ -300,14 +300,9 @@ Status printDiff(Db& diff, std::ostream& out) {
                                                      "diff_percentile ORDER BY family, measure, rowid"));
     NT_RETURN_IF_ERROR(printStatementTable(stmt, out));
   }
-  NT_ASSIGN_OR_RETURN(Statement dims, diff.prepare("SELECT DISTINCT family, dimension FROM diff_breakdown ORDER BY "
-                                                   "family, MIN(rowid) OVER (PARTITION BY family, dimension)"));
-  std::vector<std::pair<std::string, std::string>> dimensions;
-  while (true) {
-    NT_ASSIGN_OR_RETURN(bool row, dims.step());
-    if (!row) break;
-    dimensions.emplace_back(dims.columnText(0), dims.columnText(1));
-  }
+  NT_ASSIGN_OR_RETURN(auto dimensions,
+                      diff.queryTextPairs("SELECT DISTINCT family, dimension FROM diff_breakdown ORDER BY "
+                                          "family, MIN(rowid) OVER (PARTITION BY family, dimension)"));
   for (const auto& [family, dimension] : dimensions) {
     out << "\nChanges by " << escapeForTerminal(dimension) << " (" << escapeForTerminal(family) << "):\n";
     NT_ASSIGN_OR_RETURN(Statement stmt, diff.prepare("SELECT key AS " + sqlIdentifier(dimension) +
@@ -366,28 +361,16 @@ Status writeDiffHtml(Db& diff, const std::string& out_path) {
     NT_RETURN_IF_ERROR(report.table("Percentiles", diff,
                                     "SELECT family, measure, statistic, before, after FROM diff_percentile "
                                     "ORDER BY family, measure, rowid"));
-    NT_ASSIGN_OR_RETURN(Statement measures,
-                        diff.prepare("SELECT DISTINCT family, measure FROM diff_histogram ORDER BY family, measure"));
-    std::vector<std::pair<std::string, std::string>> list;
-    while (true) {
-      NT_ASSIGN_OR_RETURN(bool row, measures.step());
-      if (!row) break;
-      list.emplace_back(measures.columnText(0), measures.columnText(1));
-    }
+    NT_ASSIGN_OR_RETURN(auto list, diff.queryTextPairs("SELECT DISTINCT family, measure FROM diff_histogram "
+                                                       "ORDER BY family, measure"));
     for (const auto& [family, measure] : list) {
       const std::string sql = "SELECT bucket, before, after FROM diff_histogram WHERE family = " +
                               sqlString(family) + " AND measure = " + sqlString(measure) + " ORDER BY bucket_low";
       NT_RETURN_IF_ERROR(report.compareBar(family + ": " + measure + " histogram", diff, sql));
     }
   }
-  NT_ASSIGN_OR_RETURN(Statement dims, diff.prepare("SELECT family, dimension FROM diff_breakdown GROUP BY family, "
-                                                   "dimension ORDER BY family, MIN(rowid)"));
-  std::vector<std::pair<std::string, std::string>> dimensions;
-  while (true) {
-    NT_ASSIGN_OR_RETURN(bool row, dims.step());
-    if (!row) break;
-    dimensions.emplace_back(dims.columnText(0), dims.columnText(1));
-  }
+  NT_ASSIGN_OR_RETURN(auto dimensions, diff.queryTextPairs("SELECT family, dimension FROM diff_breakdown GROUP BY "
+                                                            "family, dimension ORDER BY family, MIN(rowid)"));
   if (!dimensions.empty())
     report.beginSection("changes", "Changes by key",
                         "Per reason, device, location and stack (from the families' _breakdown views), largest "

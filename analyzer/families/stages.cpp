@@ -521,19 +521,13 @@ Status printStagesIntervalView(Db& db, std::ostream& out) {
   // Every pair of the recording in path order (by the recorded path's stage
   // positions, end to end last), so the blocks list their pairs alike.
   NT_ASSIGN_OR_RETURN(
-      Statement pair_order,
-      db.prepare("SELECT from_stage, to_stage FROM stages_hist GROUP BY from_stage, to_stage "
-                 "ORDER BY from_stage = 'end_to_end', "
-                 "COALESCE((SELECT MIN(e.value) FROM enum_value e WHERE e.enum_name = 'nt_stages_path' "
-                 "AND e.name = to_stage), 1000), "
-                 "COALESCE((SELECT MIN(e.value) FROM enum_value e WHERE e.enum_name = 'nt_stages_path' "
-                 "AND e.name = from_stage), 1000), from_stage, to_stage"));
-  std::vector<std::pair<std::string, std::string>> pairs;
-  while (true) {
-    NT_ASSIGN_OR_RETURN(bool row, pair_order.step());
-    if (!row) break;
-    pairs.emplace_back(pair_order.columnText(0), pair_order.columnText(1));
-  }
+      auto pairs,
+      db.queryTextPairs("SELECT from_stage, to_stage FROM stages_hist GROUP BY from_stage, to_stage "
+                        "ORDER BY from_stage = 'end_to_end', "
+                        "COALESCE((SELECT MIN(e.value) FROM enum_value e WHERE e.enum_name = 'nt_stages_path' "
+                        "AND e.name = to_stage), 1000), "
+                        "COALESCE((SELECT MIN(e.value) FROM enum_value e WHERE e.enum_name = 'nt_stages_path' "
+                        "AND e.name = from_stage), 1000), from_stage, to_stage"));
   NT_ASSIGN_OR_RETURN(Statement intervals,
                       db.prepare("SELECT interval_index, time_ns, realtime_ns, duration_ns, started, completed, "
                                  "incomplete, in_flight FROM stages_interval_sessions"));
