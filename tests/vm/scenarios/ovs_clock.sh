@@ -31,14 +31,7 @@ bridge_and_ping() {
   local rx
   ovs-vsctl --timeout=120 add-br br0
   if check_ovs_upcalls; then fact ovs_upcall_handlers ok; else fact ovs_upcall_handlers missing; fi
-  for i in 1 2; do
-    ip netns add "ns$i"
-    ip link add "veth$i" type veth peer name eth0 netns "ns$i"
-    ovs-vsctl --timeout=60 add-port br0 "veth$i"
-    ip link set "veth$i" up
-    ip -n "ns$i" addr add "10.200.0.$i/24" dev eth0
-    ip -n "ns$i" link set eth0 up
-  done
+  for i in 1 2; do rig_ns_port "veth$i" "ns$i" "10.200.0.$i"; done
   ip link set br0 up
   rx=$(ip netns exec ns1 ping -c 5 -i 0.2 -W 2 10.200.0.2 2>&1 |
        sed -n 's/.* \([0-9]*\) packets received.*/\1/p' || true)

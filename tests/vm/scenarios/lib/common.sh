@@ -141,6 +141,18 @@ stop_ovs() {
     kill "$(cat /run/openvswitch/ovsdb-server.pid 2>/dev/null)" 2>/dev/null || true
 }
 
+# rig_ns_port VETH NS ADDR: namespace NS whose eth0 (ADDR/24, lo up too) is
+# the peer of VETH, a port of br0.
+rig_ns_port() {
+  ip netns add "$2"
+  ip link add "$1" type veth peer name eth0 netns "$2"
+  ovs-vsctl --timeout=60 add-port br0 "$1"
+  ip link set "$1" up
+  ip -n "$2" link set lo up
+  ip -n "$2" addr add "$3/24" dev eth0
+  ip -n "$2" link set eth0 up
+}
+
 # The topology of the stages, vmpath and vhost scenarios, built in this order:
 # rig_bridge: Open vSwitch (start_ovs), bridge br0 with its upcall handlers
 # checked, and veth1 as the physical port to namespace ns2 (eth0,
@@ -149,13 +161,7 @@ rig_bridge() {
   start_ovs
   ovs-vsctl --timeout=120 add-br br0
   check_ovs_upcalls
-  ip netns add ns2
-  ip link add veth1 type veth peer name eth0 netns ns2
-  ovs-vsctl --timeout=60 add-port br0 veth1
-  ip link set veth1 up
-  ip -n ns2 link set lo up
-  ip -n ns2 addr add 10.200.0.2/24 dev eth0
-  ip -n ns2 link set eth0 up
+  rig_ns_port veth1 ns2 10.200.0.2
 }
 # rig_host_port: internal port int0 in namespace ns1 (10.200.0.1/24), the
 # host stack behind the bridge.
