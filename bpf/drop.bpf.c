@@ -11,6 +11,7 @@
 #include "nettrail/drop_event.h"
 #include "nettrail/flow_filter.h"
 #include "nettrail/packet.h"
+#include "nettrail/stack.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -35,13 +36,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 * 1024 * 1024); /* resized by the recorder */
 } drop_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, NT_MAX_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, 16384);
-} drop_stacks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -149,7 +143,7 @@ static __always_inline int handle_kfree_skb(void *ctx, struct sk_buff *skb, __u6
 
 	__s32 stack_id = -1;
 	if (cfg_stacks) {
-		stack_id = bpf_get_stackid(ctx, &drop_stacks, 0);
+		stack_id = nt_stack_id(ctx, 0);
 		if (stack_id < 0)
 			count(NT_DROP_STACK_FAILED);
 	}

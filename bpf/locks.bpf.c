@@ -17,6 +17,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "nettrail/locks_event.h"
+#include "nettrail/stack.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -37,14 +38,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 * 1024 * 1024); /* resized by the recorder */
 } locks_events SEC(".maps");
-
-/* User stacks of waiters and holders, all in the -p process's address space. */
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, NT_MAX_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, 16384); /* resized by the recorder */
-} locks_stacks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -115,7 +108,7 @@ static __always_inline int lock_enter(__u64 lock, __u32 kind)
 
 static __always_inline __s32 user_stack(struct pt_regs *ctx)
 {
-	__s32 id = bpf_get_stackid(ctx, &locks_stacks, BPF_F_USER_STACK);
+	__s32 id = nt_stack_id(ctx, BPF_F_USER_STACK);
 	if (id < 0)
 		add(NT_LOCKS_USTACK_FAILED, 1);
 	return id;

@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "nettrail/offcpu_event.h"
+#include "nettrail/stack.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -34,15 +35,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 * 1024 * 1024); /* resized by the recorder */
 } offcpu_events SEC(".maps");
-
-/* Kernel and user stacks share one map; ids are only meaningful with the
- * address space (pid) of the event, which the recorder keeps. */
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, NT_MAX_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, 16384); /* resized by the recorder */
-} offcpu_stacks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -127,12 +119,12 @@ static __always_inline void switch_out(void *ctx, __u64 now)
 	start.ustack_id = -1;
 	bpf_get_current_comm(start.comm, sizeof(start.comm));
 	if (cfg_kernel_stacks) {
-		start.kstack_id = bpf_get_stackid(ctx, &offcpu_stacks, 0);
+		start.kstack_id = nt_stack_id(ctx, 0);
 		if (start.kstack_id < 0)
 			add(NT_OFFCPU_KSTACK_FAILED, 1);
 	}
 	if (cfg_user_stacks && !(BPF_CORE_READ(task, flags) & PF_KTHREAD)) {
-		start.ustack_id = bpf_get_stackid(ctx, &offcpu_stacks, BPF_F_USER_STACK);
+		start.ustack_id = nt_stack_id(ctx, BPF_F_USER_STACK);
 		if (start.ustack_id < 0)
 			add(NT_OFFCPU_USTACK_FAILED, 1);
 	}

@@ -21,6 +21,7 @@
 #include "nettrail/flow_filter.h"
 #include "nettrail/packet.h"
 #include "nettrail/stages_event.h"
+#include "nettrail/stack.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -76,13 +77,6 @@ struct {
 	__type(key, struct nt_stages_flow_key);
 	__type(value, struct nt_stages_flow_hist);
 } stages_flow_hist SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, NT_MAX_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, 16384); /* resized by the recorder (1 without --stage-stacks) */
-} stages_stacks SEC(".maps");
 
 /* Scratch for a new session (too large for the stack next to the parser). */
 struct {
@@ -150,7 +144,7 @@ static __always_inline __s32 stage_stack(void *ctx)
 {
 	if (!cfg_stage_stacks)
 		return -1;
-	__s32 id = bpf_get_stackid(ctx, &stages_stacks, 0);
+	__s32 id = nt_stack_id(ctx, 0);
 	if (id < 0) {
 		count(NT_STAGES_STACK_FAILED);
 		return -1;

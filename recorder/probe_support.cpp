@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "nettrail/common.h"
+#include "nettrail/stack.h"
 
 namespace nettrail {
 
@@ -89,11 +90,12 @@ uint32_t StackInterner::intern(int32_t map_id, uint32_t pid, bool kernel) {
   const uint64_t key = (static_cast<uint64_t>(pid) << 32) | static_cast<uint32_t>(map_id);
   auto it = ids_.find(key);
   if (it != ids_.end()) return it->second;
-  uint64_t frames[NT_MAX_STACK_DEPTH] = {};
+  nt_stack_value value = {};
   uint32_t map_key = static_cast<uint32_t>(map_id);
-  if (bpf_map_lookup_elem(fd_, &map_key, frames) != 0) return 0;
+  if (bpf_map_lookup_elem(fd_, &map_key, &value) != 0) return 0;
+  uint64_t frames[NT_MAX_STACK_DEPTH];
   size_t depth = 0;
-  while (depth < NT_MAX_STACK_DEPTH && frames[depth]) ++depth;
+  for (; depth < NT_MAX_STACK_DEPTH && value.ips[depth]; ++depth) frames[depth] = value.ips[depth];
   const uint32_t id = sink_->internStack(kernel, pid, frames, depth);
   ids_.emplace(key, id);
   return id;

@@ -110,7 +110,7 @@ void readPerCpuCounters(int fd, int cpus, const CounterName* names, uint32_t cou
 // Sum over CPUs of one slot; 0 if it cannot be read.
 uint64_t perCpuCounterTotal(int fd, int cpus, uint32_t slot);
 
-// Recording stack ids for a family's BPF stack map. Each (pid, map id) is read
+// Recording stack ids for a family's stack store (nettrail/stack.h). Each (pid, map id) is read
 // from the map once and interned in the sink, which records its frames with
 // their symbols (user stacks are symbolized while the process lives).
 class StackInterner {

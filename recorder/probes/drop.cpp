@@ -231,7 +231,7 @@ class DropProbe : public ProbeFamily {
 
   Status started(RecordingSink& sink) override {
     sink_ = &sink;
-    stacks_.reset(bpf_map__fd(skel_->maps.drop_stacks), &sink);
+    stacks_.reset(bpf_map__fd(skel_->maps.nt_stacks), &sink);
     devices_fd_ = bpf_map__fd(skel_->maps.drop_devices);
     summary_fd_ = bpf_map__fd(skel_->maps.drop_summary);
     counters_fd_ = bpf_map__fd(skel_->maps.drop_counters);

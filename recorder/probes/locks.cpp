@@ -153,7 +153,7 @@ class LocksProbe : public ProbeFamily {
     o.add({"lock-no-holder-stacks", 0, "",
            "locks: do not take the holder's user stack at every acquisition (cheaper uncontended locks)", "", g});
     o.add({"lock-no-user-stacks", 0, "", "locks: no waiter user stacks either", "", g});
-    o.add({"lock-stack-storage-size", 0, "N", "locks: stack map capacity (waiter and holder stacks)", "16384", g});
+    o.add({"lock-stack-storage-size", 0, "N", "locks: stack store capacity (waiter and holder stacks)", "16384", g});
   }
 
   Status configure(const ParsedOptions& options, ProbeSetup& setup) override {
@@ -252,7 +252,7 @@ class LocksProbe : public ProbeFamily {
     ro->cfg_wakeup_bytes = ring_bytes_ / 8;
     bpf_map__set_max_entries(skel_->maps.locks_events, trial_ ? 4096 : ring_bytes_);
     bpf_map__set_max_entries(skel_->maps.locks_summary, trial_ ? 16 : summary_keys_);
-    bpf_map__set_max_entries(skel_->maps.locks_stacks, trial_ ? 16 : stack_entries_);
+    bpf_map__set_max_entries(skel_->maps.nt_stacks, trial_ ? 16 : stack_entries_);
     bpf_map__set_max_entries(skel_->maps.locks_start, trial_ ? 16 : 65536);
     bpf_map__set_max_entries(skel_->maps.locks_holders, trial_ ? 16 : 65536);
     return skel_->obj;
@@ -265,7 +265,7 @@ class LocksProbe : public ProbeFamily {
 
   Status started(RecordingSink& sink) override {
     sink_ = &sink;
-    stacks_.reset(bpf_map__fd(skel_->maps.locks_stacks), &sink);
+    stacks_.reset(bpf_map__fd(skel_->maps.nt_stacks), &sink);
     summary_fd_ = bpf_map__fd(skel_->maps.locks_summary);
     counters_fd_ = bpf_map__fd(skel_->maps.locks_counters);
     cpus_ = libbpf_num_possible_cpus();

@@ -54,7 +54,7 @@ class OffcpuProbe : public ProbeFamily {
                                 "2 uninterruptible)", "", g});
     o.add({"kernel-stacks-only", 0, "", "off-CPU: no user stacks", "", g});
     o.add({"user-stacks-only", 0, "", "off-CPU: no kernel stacks", "", g});
-    o.add({"stack-storage-size", 0, "N", "off-CPU: stack map capacity (kernel and user stacks)", "16384", g});
+    o.add({"stack-storage-size", 0, "N", "off-CPU: stack store capacity (kernel and user stacks)", "16384", g});
   }
 
   Status configure(const ParsedOptions& options, ProbeSetup& setup) override {
@@ -139,7 +139,7 @@ class OffcpuProbe : public ProbeFamily {
     ro->cfg_wakeup_bytes = ring_bytes_ / 8;
     bpf_map__set_max_entries(skel_->maps.offcpu_events, ring_bytes_);
     bpf_map__set_max_entries(skel_->maps.offcpu_summary, summary_keys_);
-    bpf_map__set_max_entries(skel_->maps.offcpu_stacks, stack_entries_);
+    bpf_map__set_max_entries(skel_->maps.nt_stacks, stack_entries_);
     return skel_->obj;
   }
 
@@ -150,7 +150,7 @@ class OffcpuProbe : public ProbeFamily {
 
   Status started(RecordingSink& sink) override {
     sink_ = &sink;
-    stacks_.reset(bpf_map__fd(skel_->maps.offcpu_stacks), &sink);
+    stacks_.reset(bpf_map__fd(skel_->maps.nt_stacks), &sink);
     summary_fd_ = bpf_map__fd(skel_->maps.offcpu_summary);
     counters_fd_ = bpf_map__fd(skel_->maps.offcpu_counters);
     cpus_ = libbpf_num_possible_cpus();

@@ -307,7 +307,7 @@ class StagesProbe : public ProbeFamily {
     bpf_map__set_max_entries(skel_->maps.stages_sessions, sessions_);
     // Maps cannot have 0 entries: an unused one keeps a single slot.
     bpf_map__set_max_entries(skel_->maps.stages_flow_hist, std::max<uint32_t>(flows_, 1));
-    bpf_map__set_max_entries(skel_->maps.stages_stacks, stage_stacks_ ? kStackEntries : 1);
+    bpf_map__set_max_entries(skel_->maps.nt_stacks, stage_stacks_ ? kStackEntries : 1);
     return skel_->obj;
   }
 
@@ -322,7 +322,7 @@ class StagesProbe : public ProbeFamily {
     sessions_fd_ = bpf_map__fd(skel_->maps.stages_sessions);
     devices_fd_ = bpf_map__fd(skel_->maps.stages_devices);
     flows_fd_ = bpf_map__fd(skel_->maps.stages_flow_hist);
-    stacks_.reset(stage_stacks_ ? bpf_map__fd(skel_->maps.stages_stacks) : -1, &sink);
+    stacks_.reset(stage_stacks_ ? bpf_map__fd(skel_->maps.nt_stacks) : -1, &sink);
     schedule_ = FlushSchedule();
     schedule_.setSnapshotInterval(interval_ns_);
     return Status::ok();

@@ -9,6 +9,10 @@
 //                                 thread "ntfutex" makes WAKES FUTEX_WAKE and
 //                                 WAITS (non-blocking) FUTEX_WAIT calls on one word,
 //                                 then TIMED FUTEX_WAITs that block 100 ms each (ETIMEDOUT)
+//   nt_workload paths BITS        thread "ntpaths" sleeps 200 us once for each of the
+//                                 2^BITS paths through BITS levels of calls that go
+//                                 through nt_paths_left or nt_paths_right: as many
+//                                 distinct user stacks
 //   nt_workload spin MS           idle 1.2 s, thread "ntspinner" spins MS ms, idle 1.2 s
 //   nt_workload switch SECONDS    two threads hand a token back and forth through a
 //                                 futex (benchmark); prints "handoffs N" at the end
@@ -89,6 +93,38 @@ __attribute__((noinline)) void nt_offcpu_sleep_middle(long ms) {
 __attribute__((noinline)) void* nt_sleeper_thread(void*) {
   prctl(PR_SET_NAME, "ntsleeper");
   for (long i = 0; i < g_arg2; ++i) nt_offcpu_sleep_middle(g_arg1);
+  return nullptr;
+}
+
+__attribute__((noinline)) void nt_paths_descend(long level, unsigned long path);
+
+__attribute__((noinline)) void nt_paths_left(long level, unsigned long path) {
+  nt_paths_descend(level, path);
+  asm volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void nt_paths_right(long level, unsigned long path) {
+  nt_paths_descend(level, path);
+  asm volatile("" ::: "memory");
+}
+
+// Each bit of PATH picks the left or the right function for one level, so
+// every path leaves a different chain of return addresses on the stack.
+__attribute__((noinline)) void nt_paths_descend(long level, unsigned long path) {
+  if (level == 0) {
+    struct timespec ts = {0, 200000L};
+    rawSyscall2(SYS_nanosleep, reinterpret_cast<long>(&ts), 0);
+  } else if (path & 1) {
+    nt_paths_left(level - 1, path >> 1);
+  } else {
+    nt_paths_right(level - 1, path >> 1);
+  }
+  asm volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void* nt_paths_thread(void*) {
+  prctl(PR_SET_NAME, "ntpaths");
+  for (unsigned long path = 0; path < (1ul << g_arg1); ++path) nt_paths_descend(g_arg1, path);
   return nullptr;
 }
 
@@ -207,7 +243,7 @@ __attribute__((noinline)) void* nt_lockloop_thread(void*) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: nt_workload sleep MS COUNT | futex WAKES WAITS [TIMED] | spin MS | switch SECONDS | "
+    std::fprintf(stderr, "usage: nt_workload sleep MS COUNT | paths BITS | futex WAKES WAITS [TIMED] | spin MS | switch SECONDS | "
                          "rwlock HOLD_MS ROUNDS | mutex HOLD_MS ROUNDS | lockloop COUNT\n");
     return 2;
   }
@@ -235,6 +271,10 @@ int main(int argc, char** argv) {
   if (read(0, &go, 1) != 1) return 3;
   if (mode == "sleep") {
     pthread_create(&thread, nullptr, nt_sleeper_thread, nullptr);
+    pthread_join(thread, nullptr);
+  } else if (mode == "paths") {
+    if (g_arg1 < 1 || g_arg1 > 20) return 2;
+    pthread_create(&thread, nullptr, nt_paths_thread, nullptr);
     pthread_join(thread, nullptr);
   } else if (mode == "futex") {
     pthread_create(&thread, nullptr, nt_futex_thread, nullptr);

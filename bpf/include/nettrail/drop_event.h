@@ -13,7 +13,7 @@ enum nt_drop_counter {
 	NT_DROP_NORMAL,            /* skipped by the normal-free filter */
 	NT_DROP_FILTERED,          /* skipped by user filters */
 	NT_DROP_RESERVE_FAILED,    /* ring buffer full: details record lost (data loss) */
-	NT_DROP_STACK_FAILED,      /* stack not captured (stack map full or collision) */
+	NT_DROP_STACK_FAILED,      /* stack not captured (stack store full, nettrail/stack.h) */
 	NT_DROP_SUMMARY_FULL,      /* summary map full: key not counted per key (data loss) */
 	NT_DROP_SUMMARY_TOTAL,     /* drops counted by summary mode (any key) */
 	NT_DROP_COUNTER_MAX,
@@ -58,7 +58,7 @@ struct nt_drop_event {
 	__u64 location;
 	__u32 pid;
 	__u32 tid;
-	__s32 stack_id;   /* kernel stack map id, negative if none */
+	__s32 stack_id;   /* kernel stack id (nettrail/stack.h), negative if none */
 	__u32 netns;
 	__u32 ifindex;
 	__u32 len;

@@ -13,8 +13,8 @@ enum nt_offcpu_counter {
 	NT_OFFCPU_TRACKED,          /* switch-outs of threads that passed the filters */
 	NT_OFFCPU_START_FULL,       /* start map full: that off-CPU period is lost (data loss) */
 	NT_OFFCPU_OUTSIDE_RANGE,    /* off-CPU periods shorter than -m or longer than -M */
-	NT_OFFCPU_KSTACK_FAILED,    /* kernel stack not captured (stack map full or collision) */
-	NT_OFFCPU_USTACK_FAILED,    /* user stack not captured (user thread; map full, or no frame pointers) */
+	NT_OFFCPU_KSTACK_FAILED,    /* kernel stack not captured (stack store full, nettrail/stack.h) */
+	NT_OFFCPU_USTACK_FAILED,    /* user stack not captured (user thread; store full, or no frame pointers) */
 	NT_OFFCPU_SUMMARY_FULL,     /* summary map full: the period is in totals only (data loss per key) */
 	NT_OFFCPU_RESERVE_FAILED,   /* ring buffer full: details record lost (data loss) */
 	NT_OFFCPU_WAKEUPS,          /* wakeups of tracked threads */
@@ -51,7 +51,7 @@ struct nt_offcpu_event {
 	__u32 tid;
 	__u32 waker_pid;    /* 0 if no wakeup was seen */
 	__u32 waker_tid;
-	__s32 kstack_id;    /* stack map id, negative if none */
+	__s32 kstack_id;    /* stack id (nettrail/stack.h), negative if none */
 	__s32 ustack_id;
 	__u32 state;        /* task state at switch-out */
 	__u16 cpu;

@@ -53,7 +53,7 @@ enum nt_stages_counter {
 	NT_STAGES_RESERVE_FAILED,    /* ring buffer full: details record lost (data loss) */
 	NT_STAGES_DETAILS,           /* details records submitted (above --latency-us) */
 	NT_STAGES_FLOW_FULL,         /* per-flow histogram map full: a sample missing from the per-flow histograms (data loss) */
-	NT_STAGES_STACK_FAILED,      /* --stage-stacks: bpf_get_stackid failed (stack map full or collision) */
+	NT_STAGES_STACK_FAILED,      /* --stage-stacks: stack not captured (stack store full, nettrail/stack.h) */
 	NT_STAGES_COUNTER_MAX,
 };
 
@@ -84,7 +84,7 @@ struct nt_stages_session {
 	__u32 len;              /* skb->len at the start stage */
 	__u16 repeats;          /* stage hits after the first, for this packet */
 	__u16 vlan_id;          /* at the start stage; NT_VLAN_NONE if untagged */
-	__s32 stack[NT_STAGE_MAX]; /* --stage-stacks: kernel stack map id at the first hit of each stage; -1 = none */
+	__s32 stack[NT_STAGE_MAX]; /* --stage-stacks: kernel stack id at the first hit of each stage; -1 = none */
 };
 NT_STATIC_ASSERT(sizeof(struct nt_stages_session) == 224, "nt_stages_session layout");
 
