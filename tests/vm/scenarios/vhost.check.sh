@@ -85,6 +85,8 @@ for name in vhost-rx vhost-tx vhost-tx-burst vhost-tx-single; do
     echo "    $n_up packet(s) took an upcall; $n_worker stage hits in the vhost worker's handle_tx"
     check "every stage of every packet ran in the vhost worker's handle_tx (stack), or after an upcall in ovs-vswitchd's execute" \
       eq "SELECT COUNT(*) $complete_rows AND t.stack_id IS NOT NULL AND NOT ($in_worker) AND NOT ($upcalled AND $(in_frames "'ovs_packet_cmd_execute'"))" 0
+    check "the recorder took every stage stack (stage_stack_missing)" eq \
+      "SELECT COALESCE(SUM(value), 0) FROM counter WHERE family = 'stages' AND name = 'stage_stack_missing' AND cpu = -1" 0
     check "every stage hit has a kernel stack" eq "SELECT COUNT(*) $complete_rows AND t.stack_id IS NULL" 0
     check "packets without upcall ran every stage in the worker" \
       eq "SELECT COUNT(*) $complete_rows AND NOT $upcalled AND NOT ($in_worker)" 0

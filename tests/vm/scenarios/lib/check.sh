@@ -28,9 +28,16 @@ check() {
   local what=$1; shift
   if "$@"; then echo "  ok   $what"; else echo "  FAIL $what"; failures=$((failures + 1)); fi
 }
-# q SQL: first value of the query's first row on $db; eq SQL VALUE: equality.
+# q SQL: first value of the query's first row on $db; eq SQL VALUE: equality
+# (a mismatch prints what the query gave, on the line before check's FAIL).
 q() { "$nettrail" query "$db" "$1" --format csv | tail -n +2 | head -1; }
-eq() { [[ $(q "$1") == "$2" ]]; }
+eq() {
+  local got
+  got=$(q "$1")
+  [[ $got == "$2" ]] && return 0
+  echo "       got '$got', want '$2'"
+  return 1
+}
 
 # ingest NAME: $dir/NAME.ntr -> $dir/NAME.db (sets db), plus the attachment
 # table and the stages view as text next to it. Fails (counted) if ingest does.
