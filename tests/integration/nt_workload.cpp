@@ -9,7 +9,7 @@
 //                                 thread "ntfutex" makes WAKES FUTEX_WAKE and
 //                                 WAITS (non-blocking) FUTEX_WAIT calls on one word,
 //                                 then TIMED FUTEX_WAITs that block 100 ms each (ETIMEDOUT)
-//   nt_workload paths BITS        thread "ntpaths" sleeps 200 us once for each of the
+//   nt_workload paths BITS        thread "ntpaths" sleeps 1 ms once for each of the
 //                                 2^BITS paths through BITS levels of calls that go
 //                                 through nt_paths_left or nt_paths_right: as many
 //                                 distinct user stacks
@@ -112,7 +112,7 @@ __attribute__((noinline)) void nt_paths_right(long level, unsigned long path) {
 // every path leaves a different chain of return addresses on the stack.
 __attribute__((noinline)) void nt_paths_descend(long level, unsigned long path) {
   if (level == 0) {
-    struct timespec ts = {0, 200000L};
+    struct timespec ts = {0, 1000000L};
     rawSyscall2(SYS_nanosleep, reinterpret_cast<long>(&ts), 0);
   } else if (path & 1) {
     nt_paths_left(level - 1, path >> 1);

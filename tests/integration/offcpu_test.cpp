@@ -178,18 +178,18 @@ TEST_F(OffcpuTest, EveryAttachStrategyRecordsTheSleeps) {
 }
 
 TEST_F(OffcpuTest, EveryDistinctStackIsKept) {
-  // 4096 sleeps, each from a different user stack. A stack map hashed by
-  // bucket (BPF_MAP_TYPE_STACK_TRACE, 16384 buckets) refuses a few hundred of
-  // them (a stack whose bucket another one holds); the stack store
+  // 2048 sleeps, each from a different user stack. A stack map hashed by
+  // bucket (BPF_MAP_TYPE_STACK_TRACE, 16384 buckets) refuses about a hundred
+  // of them (a stack whose bucket another one holds); the stack store
   // (nettrail/stack.h) keeps every one.
-  constexpr int kBits = 12;
-  recordWorkload({"paths", std::to_string(kBits)}, {"-m", "100", "--mode", "details"});
+  constexpr int kBits = 11;
+  recordWorkload({"paths", std::to_string(kBits)}, {"-m", "500", "--mode", "details"});
   auto db = ingest();
   const std::string paths = "(SELECT tid FROM process WHERE comm = 'ntpaths')";
   const int64_t sleeps = count(*db, "SELECT COUNT(*) FROM offcpu_event WHERE tid IN " + paths);
-  // A sleep whose timer fires before the thread has left the CPU (a busy
-  // host can hold a vCPU back that long) has no off-CPU period: a few may be
-  // missing, not hundreds.
+  // A 1 ms sleep whose timer fires before the thread has left the CPU (a
+  // busy host can hold a vCPU back that long) has no off-CPU period: a few
+  // may be missing, not a hundred.
   EXPECT_LE(sleeps, 1 << kBits);
   EXPECT_GE(sleeps, (1 << kBits) - 16);
   EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM offcpu_event WHERE user_stack_id IS NULL AND tid IN " + paths), 0);
