@@ -11,7 +11,8 @@
 # wall time of all runs together: each VM's --timeout is cut to what is left,
 # and once less than 2 min is left the remaining runs fail as not run.
 # A guest that stops responding (run.sh exit 6: its kernel stopped, seen once
-# in many TCG boots) is booted once more; the summary says so. Each run's
+# in many TCG boots) or whose kernel panicked before the scenario started
+# (exit 7) is booted once more; the summary says so. Each run's
 # results go to $NT_VM_RESULTS/KERNEL-SCENARIO (default
 # /tmp/nettrail-vm-results), and the summary ends with the last console lines
 # of every failed run.
@@ -68,8 +69,9 @@ for k in "${kernels[@]}"; do
       "$HERE/run.sh" "$s" --kernel "$k" --out "$out" "${extra[@]}" "${limit[@]}"
       rc=$?
       set -e
-      [[ $rc -eq 6 && $attempt -eq 1 ]] || break
-      note="; boot 1 stopped responding ($(cat "$out/hung.txt" 2>/dev/null))"
+      [[ ($rc -eq 6 || $rc -eq 7) && $attempt -eq 1 ]] || break
+      if ((rc == 6)); then note="; boot 1 stopped responding"; else note="; boot 1 panicked before the scenario"; fi
+      note+=" ($(cat "$out/retry.txt" 2>/dev/null))"
       cp "$out/console.log" "$out.boot1-console.log" 2>/dev/null || true
     done
     took=$(($(date +%s) - start))
