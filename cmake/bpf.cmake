@@ -34,7 +34,7 @@ endif()
 
 set(NT_BPF_OUT "${CMAKE_BINARY_DIR}/bpf")
 file(MAKE_DIRECTORY "${NT_BPF_OUT}")
-file(GLOB NT_BPF_HEADERS "${PROJECT_SOURCE_DIR}/bpf/include/nettrail/*.h")
+file(GLOB NT_BPF_HEADERS CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/bpf/include/nettrail/*.h")
 
 function(nt_bpf_skeleton family)
   set(_src "${PROJECT_SOURCE_DIR}/bpf/${family}.bpf.c")

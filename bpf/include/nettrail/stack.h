@@ -40,8 +40,13 @@ struct {
 } nt_stacks SEC(".maps");
 
 /* Two scratch slots per CPU: a program that interrupts another one taking a
- * stack on the same CPU (softirq over process context) uses the second;
- * a third level fails (counted by the caller) rather than corrupt either. */
+ * stack on the same CPU (softirq over process context), or runs while it is
+ * preempted (fentry and tp_btf programs only disable migration), uses the
+ * second; a third fails (counted by the caller) rather than corrupt either.
+ * A slot is taken by an atomic add of 1 that reads back 1 afterwards; any
+ * other reading backs out with an atomic add of -1 (plain atomic adds, no
+ * fetch: the oldest BPF instruction set has them). Two takers that both
+ * read 2 both back out, so no two programs ever share a slot. */
 struct nt_stack_scratch {
 	__u64 busy;
 	struct nt_stack_value v;
@@ -74,19 +79,25 @@ static __always_inline __u64 nt_stack_hash(const struct nt_stack_value *v, __u32
 
 /* The stack id of the current kernel (flags 0) or user (BPF_F_USER_STACK)
  * stack, or -1 if it could not be taken or stored. */
-static __always_inline __s32 nt_stack_id(void *ctx, __u64 flags)
+static __always_inline struct nt_stack_scratch *nt_stack_take(__u32 slot)
 {
-	__u32 slot = 0;
 	struct nt_stack_scratch *s = bpf_map_lookup_elem(&nt_stack_scratch, &slot);
 	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->busy, 1);
+	if (*(volatile __u64 *)&s->busy == 1)
+		return s;
+	__sync_fetch_and_add(&s->busy, -1);
+	return 0;
+}
+
+static __always_inline __s32 nt_stack_id(void *ctx, __u64 flags)
+{
+	struct nt_stack_scratch *s = nt_stack_take(0);
+	if (!s)
+		s = nt_stack_take(1);
+	if (!s)
 		return -1;
-	if (s->busy) {
-		slot = 1;
-		s = bpf_map_lookup_elem(&nt_stack_scratch, &slot);
-		if (!s || s->busy)
-			return -1;
-	}
-	s->busy = 1;
 	__s32 result = -1;
 	/* bpf_get_stack zeroes the buffer after the last frame it copies. */
 	long bytes = bpf_get_stack(ctx, s->v.ips, sizeof(s->v.ips), flags);
@@ -113,7 +124,7 @@ static __always_inline __s32 nt_stack_id(void *ctx, __u64 flags)
 		id = (id + 1) & NT_STACK_ID_MASK;
 	}
 out:
-	s->busy = 0;
+	__sync_fetch_and_add(&s->busy, -1);
 	return result;
 }
 
