@@ -77,8 +77,7 @@ static __always_inline __u64 nt_stack_hash(const struct nt_stack_value *v, __u32
 	return h ? h : 1;
 }
 
-/* The stack id of the current kernel (flags 0) or user (BPF_F_USER_STACK)
- * stack, or -1 if it could not be taken or stored. */
+/* Scratch slot SLOT of this CPU if no other program holds it, else 0. */
 static __always_inline struct nt_stack_scratch *nt_stack_take(__u32 slot)
 {
 	struct nt_stack_scratch *s = bpf_map_lookup_elem(&nt_stack_scratch, &slot);
@@ -91,6 +90,8 @@ static __always_inline struct nt_stack_scratch *nt_stack_take(__u32 slot)
 	return 0;
 }
 
+/* The stack id of the current kernel (flags 0) or user (BPF_F_USER_STACK)
+ * stack, or -1 if it could not be taken or stored. */
 static __always_inline __s32 nt_stack_id(void *ctx, __u64 flags)
 {
 	struct nt_stack_scratch *s = nt_stack_take(0);
