@@ -376,8 +376,8 @@ log "booting $KPKG ($KVER_PKG, $KREL) for scenario '$SCENARIO' (timeout ${TIMEOU
 # thread, and a vCPU can then execute a stale translation of code another
 # vCPU has just patched (text_poke_bp's int3, which the kernel uses for every
 # static key and for the tracepoints and kprobes our programs attach to). One
-# 6.12 guest oopsed that way in enqueue_timer 2 s into boot ("Oops: int3"),
-# after the tsc=unstable guard below. One host thread that runs both vCPUs
+# 6.12 guest oopsed that way in enqueue_timer 2 s into boot ("Oops: int3")
+# despite the tsc=unstable guard above. One host thread that runs both vCPUs
 # in turn sees every patch at once. NT_VM_TCG_THREAD=multi restores MTTCG.
 qemu=(qemu-system-x86_64 -accel "tcg,thread=${NT_VM_TCG_THREAD:-single}" -cpu max -m "$MEM" -smp "$SMP" -nographic -no-reboot
   -nic none -kernel "$VMLINUZ" -initrd "$WORK/initrd.cpio"
