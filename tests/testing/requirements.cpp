@@ -1,5 +1,6 @@
 #include "testing/requirements.h"
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -27,6 +28,18 @@ bool isTracefs(const char* dir) {
   return statfs(dir, &st) == 0 && st.f_type == kTracefsMagic;
 }
 
+// A fresh machine has tracefs unmounted until something mounts it (PLATFORM.md).
+// The recorder mounts it itself (Session preflight); a test that needs it before
+// any recorder ran, or reads it directly, mounts it the same way, so the suite
+// passes in any order on a new machine. "" when mounted, else why not.
+std::string ensureTracefs() {
+  if (isTracefs("/sys/kernel/tracing") || isTracefs("/sys/kernel/debug/tracing")) return "";
+  if (geteuid() != 0) return "needs tracefs: not mounted at /sys/kernel/tracing, and mounting it needs root";
+  if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
+    return std::string("needs tracefs: mount -t tracefs nodev /sys/kernel/tracing: ") + std::strerror(errno);
+  return isTracefs("/sys/kernel/tracing") ? "" : "needs tracefs: mounted /sys/kernel/tracing but it is not tracefs";
+}
+
 }  // namespace
 
 std::string missingRequirements(Requirement mask) {
@@ -38,9 +51,10 @@ std::string missingRequirements(Requirement mask) {
     if (stat("/sys/kernel/btf/vmlinux", &st) != 0)
       add(&missing, std::string("needs kernel BTF: /sys/kernel/btf/vmlinux: ") + std::strerror(errno));
   }
-  if (has(mask, Requirement::kTracefs) && !isTracefs("/sys/kernel/tracing") &&
-      !isTracefs("/sys/kernel/debug/tracing"))
-    add(&missing, "needs tracefs: not mounted at /sys/kernel/tracing or /sys/kernel/debug/tracing");
+  if (has(mask, Requirement::kTracefs)) {
+    const std::string why = ensureTracefs();
+    if (!why.empty()) add(&missing, why);
+  }
   return missing;
 }
 

@@ -16,7 +16,7 @@ namespace nettrail::testing {
 enum class Requirement : unsigned {
   kRoot = 1u << 0,     // effective uid 0
   kBtf = 1u << 1,      // kernel BTF at /sys/kernel/btf/vmlinux
-  kTracefs = 1u << 2,  // tracefs mounted (/sys/kernel/tracing or /sys/kernel/debug/tracing)
+  kTracefs = 1u << 2,  // tracefs mounted (/sys/kernel/tracing or /sys/kernel/debug/tracing); mounted if absent
 };
 constexpr Requirement operator|(Requirement a, Requirement b) {
   return static_cast<Requirement>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
