@@ -12,16 +12,16 @@
 #include <memory>
 #include <optional>
 
-#include "correlate.h"
-#include "db.h"
-#include "diff.h"
-#include "family.h"
-#include "info.h"
-#include "ingest.h"
-#include "monitor_import.h"
-#include "report.h"
-#include "text_escape.h"
-#include "text_views.h"
+#include "analysis/correlate.h"
+#include "core/db.h"
+#include "analysis/diff.h"
+#include "ingest/family.h"
+#include "views/info.h"
+#include "ingest/ingest.h"
+#include "import/monitor_import.h"
+#include "report/report.h"
+#include "core/text_escape.h"
+#include "views/text_views.h"
 
 namespace nettrail {
 namespace stages {

@@ -4,10 +4,10 @@
 #include <memory>
 #include <string>
 
-#include "embedded_assets.h"
-#include "family.h"
-#include "ingest.h"
-#include "report_builder.h"
+#include "core/embedded_assets.h"
+#include "ingest/family.h"
+#include "ingest/ingest.h"
+#include "report/report_builder.h"
 
 namespace nettrail::cpu {
 namespace {

@@ -12,11 +12,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "embedded_assets.h"
-#include "family.h"
-#include "ingest.h"
-#include "net_format.h"
-#include "report_builder.h"
+#include "core/embedded_assets.h"
+#include "ingest/family.h"
+#include "ingest/ingest.h"
+#include "core/net_format.h"
+#include "report/report_builder.h"
 
 namespace nettrail::drop {
 namespace {

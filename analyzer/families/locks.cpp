@@ -9,12 +9,12 @@
 #include <string_view>
 #include <tuple>
 
-#include "embedded_assets.h"
-#include "family.h"
-#include "ingest.h"
-#include "report_builder.h"
-#include "text_escape.h"
-#include "text_views.h"
+#include "core/embedded_assets.h"
+#include "ingest/family.h"
+#include "ingest/ingest.h"
+#include "report/report_builder.h"
+#include "core/text_escape.h"
+#include "views/text_views.h"
 
 namespace nettrail::locks {
 

@@ -5,10 +5,10 @@
 #include <string>
 #include <tuple>
 
-#include "embedded_assets.h"
-#include "family.h"
-#include "ingest.h"
-#include "report_builder.h"
+#include "core/embedded_assets.h"
+#include "ingest/family.h"
+#include "ingest/ingest.h"
+#include "report/report_builder.h"
 
 namespace nettrail::offcpu {
 namespace {

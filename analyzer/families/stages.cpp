@@ -16,13 +16,13 @@
 #include <utility>
 #include <vector>
 
-#include "embedded_assets.h"
-#include "family.h"
-#include "ingest.h"
-#include "net_format.h"
-#include "report_builder.h"
-#include "text_escape.h"
-#include "text_views.h"
+#include "core/embedded_assets.h"
+#include "ingest/family.h"
+#include "ingest/ingest.h"
+#include "core/net_format.h"
+#include "report/report_builder.h"
+#include "core/text_escape.h"
+#include "views/text_views.h"
 
 namespace nettrail::stages {
 

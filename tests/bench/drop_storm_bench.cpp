@@ -29,8 +29,8 @@
 #include <thread>
 #include <vector>
 
-#include "db.h"
-#include "ingest.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
 #include "integration/netns.h"
 
 namespace {

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "bench/recorder_output.h"
-#include "db.h"
-#include "ingest.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
 #include "integration/netns.h"
 
 namespace {

@@ -11,8 +11,8 @@
 #include <random>
 #include <string>
 
-#include "db.h"
-#include "ingest.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
 #include "testing/test_recordings.h"
 
 namespace {

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "db.h"
-#include "ingest.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
 #include "integration/netns.h"
 #include "integration/workload.h"
 

@@ -7,9 +7,9 @@
 
 #include <sstream>
 
-#include "db.h"
-#include "ingest.h"
-#include "text_views.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
+#include "views/text_views.h"
 #include "integration/netns.h"
 #include "integration/workload.h"
 #include "testing/requirements.h"

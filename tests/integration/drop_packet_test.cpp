@@ -12,8 +12,8 @@
 
 #include <cstring>
 
-#include "db.h"
-#include "ingest.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
 #include "integration/netns.h"
 #include "integration/recorded_db.h"
 #include "testing/requirements.h"

@@ -6,8 +6,8 @@
 // them; on that word they must match exactly. Needs root, BTF, tracefs.
 #include <gtest/gtest.h>
 
-#include "db.h"
-#include "ingest.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
 #include "integration/netns.h"
 #include "integration/recorded_db.h"
 #include "integration/workload.h"

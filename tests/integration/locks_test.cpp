@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "db.h"
-#include "ingest.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
 #include "integration/netns.h"
 #include "integration/recorded_db.h"
 #include "integration/workload.h"

@@ -7,10 +7,10 @@
 
 #include <sstream>
 
-#include "db.h"
-#include "ingest.h"
-#include "report.h"
-#include "text_views.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
+#include "report/report.h"
+#include "views/text_views.h"
 #include "integration/netns.h"
 #include "integration/recorded_db.h"
 #include "integration/workload.h"

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "db.h"
-#include "ingest.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
 #include "integration/netns.h"
 
 namespace nettrail::testing {

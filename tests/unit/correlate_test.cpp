@@ -2,7 +2,7 @@
 // recording diff, over synthetic recordings (canned data, host
 // "synthetic-test"); tests/integration/correlate_test.cpp does the same with
 // real kernel drops.
-#include "correlate.h"
+#include "analysis/correlate.h"
 
 #include <gtest/gtest.h>
 
@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "cli.h"
-#include "db.h"
-#include "diff.h"
-#include "ingest.h"
-#include "monitor_import.h"
+#include "core/db.h"
+#include "analysis/diff.h"
+#include "ingest/ingest.h"
+#include "import/monitor_import.h"
 #include "testing/test_recordings.h"
 
 namespace nettrail {

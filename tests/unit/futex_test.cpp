@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <linux/futex.h>
 
-#include "db.h"
-#include "ingest.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
 #include "testing/test_recordings.h"
 
 #ifdef NT_HAVE_RECORDER

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "db.h"
-#include "ingest.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
 #include "testing/test_recordings.h"
 
 namespace nettrail {

@@ -9,9 +9,9 @@
 #include <fstream>
 #include <random>
 
-#include "db.h"
-#include "ingest.h"
-#include "net_format.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
+#include "core/net_format.h"
 #include "testing/test_recordings.h"
 
 namespace nettrail {

@@ -1,6 +1,6 @@
 // Parsers of monitoring exports (nettrail import): each format on valid input,
 // and every error path names the file and line. Inputs are written here.
-#include "monitor_import.h"
+#include "import/monitor_import.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Tests of the HTML report over databases built here by hand. All rows are
 // synthetic (host "synthetic-report-test"); the drop family's own sections are
 // tested with its importer.
-#include "report.h"
+#include "report/report.h"
 
 #include <gtest/gtest.h>
 
@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "embedded_assets.h"
-#include "json.h"
+#include "core/embedded_assets.h"
+#include "core/json.h"
 
 namespace nettrail {
 namespace json_test {

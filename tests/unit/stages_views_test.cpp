@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "db.h"
-#include "embedded_assets.h"
+#include "core/db.h"
+#include "core/embedded_assets.h"
 
 namespace nettrail {
 namespace stages {

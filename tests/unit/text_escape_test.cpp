@@ -1,4 +1,4 @@
-#include "text_escape.h"
+#include "core/text_escape.h"
 
 #include <gtest/gtest.h>
 

@@ -13,12 +13,12 @@
 #include <utility>
 #include <vector>
 
-#include "clock_map.h"
-#include "db.h"
-#include "family.h"
-#include "json.h"
+#include "core/clock_map.h"
+#include "core/db.h"
+#include "ingest/family.h"
+#include "core/json.h"
 #include "nettrail/status.h"
-#include "report_builder.h"
+#include "report/report_builder.h"
 
 namespace nettrail {
 

@@ -1,7 +1,7 @@
 // The analyzer's family registry, built from schema/families.def. A family
 // listed there without analyzer/families/<name>.cpp fails at link time, naming
 // the missing makeImporter().
-#include "family.h"
+#include "ingest/family.h"
 
 namespace nettrail {
 

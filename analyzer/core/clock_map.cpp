@@ -1,4 +1,4 @@
-#include "clock_map.h"
+#include "core/clock_map.h"
 
 #include <algorithm>
 #include <climits>

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "db.h"
+#include "core/db.h"
 #include "nettrail/status.h"
 #include "recording.capnp.h"
 

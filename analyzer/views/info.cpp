@@ -1,14 +1,14 @@
-#include "info.h"
+#include "views/info.h"
 
 #include <capnp/schema.h>
 
 #include <map>
 #include <vector>
 
-#include "family.h"
+#include "ingest/family.h"
 #include "nettrail/recording.h"
-#include "text_escape.h"
-#include "text_views.h"
+#include "core/text_escape.h"
+#include "views/text_views.h"
 
 namespace nettrail {
 namespace {

@@ -1,4 +1,4 @@
-#include "monitor_import.h"
+#include "import/monitor_import.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,9 +10,9 @@
 #include <map>
 #include <sstream>
 
-#include "clock_map.h"
-#include "embedded_assets.h"
-#include "json.h"
+#include "core/clock_map.h"
+#include "core/embedded_assets.h"
+#include "core/json.h"
 
 namespace nettrail {
 namespace {

@@ -1,4 +1,4 @@
-#include "diff.h"
+#include "analysis/diff.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,11 +7,11 @@
 #include <set>
 #include <vector>
 
-#include "embedded_assets.h"
-#include "monitor_import.h"
-#include "report.h"
-#include "text_escape.h"
-#include "text_views.h"
+#include "core/embedded_assets.h"
+#include "import/monitor_import.h"
+#include "report/report.h"
+#include "core/text_escape.h"
+#include "views/text_views.h"
 
 namespace nettrail {
 namespace {

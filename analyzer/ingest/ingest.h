@@ -10,8 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "db.h"
-#include "family.h"
+#include "core/db.h"
+#include "ingest/family.h"
 #include "nettrail/status.h"
 
 namespace nettrail {

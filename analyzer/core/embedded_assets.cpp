@@ -1,4 +1,4 @@
-#include "embedded_assets.h"
+#include "core/embedded_assets.h"
 
 #include <cstdio>
 #include <cstdlib>

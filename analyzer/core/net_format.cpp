@@ -1,4 +1,4 @@
-#include "net_format.h"
+#include "core/net_format.h"
 
 #include <arpa/inet.h>
 

@@ -6,7 +6,7 @@
 #include <ostream>
 #include <string>
 
-#include "db.h"
+#include "core/db.h"
 #include "nettrail/status.h"
 
 namespace nettrail {

@@ -1,15 +1,15 @@
-#include "correlate.h"
+#include "analysis/correlate.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
 
-#include "clock_map.h"
-#include "monitor_import.h"
-#include "report.h"
-#include "text_escape.h"
-#include "text_views.h"
+#include "core/clock_map.h"
+#include "import/monitor_import.h"
+#include "report/report.h"
+#include "core/text_escape.h"
+#include "views/text_views.h"
 
 namespace nettrail {
 namespace {

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "db.h"
+#include "core/db.h"
 #include "nettrail/status.h"
 
 namespace nettrail {

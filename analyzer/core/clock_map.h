@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "db.h"
+#include "core/db.h"
 #include "nettrail/status.h"
 
 namespace nettrail {

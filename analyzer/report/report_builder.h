@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "db.h"
+#include "core/db.h"
 #include "nettrail/status.h"
 
 namespace nettrail {

@@ -1,4 +1,4 @@
-#include "db.h"
+#include "core/db.h"
 
 namespace nettrail {
 

@@ -1,4 +1,4 @@
-#include "text_views.h"
+#include "views/text_views.h"
 
 #include <time.h>
 
@@ -10,7 +10,7 @@
 #include <map>
 #include <vector>
 
-#include "text_escape.h"
+#include "core/text_escape.h"
 
 namespace nettrail {
 namespace {

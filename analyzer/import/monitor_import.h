@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "db.h"
+#include "core/db.h"
 #include "nettrail/status.h"
 
 namespace nettrail {

@@ -1,4 +1,4 @@
-#include "ingest.h"
+#include "ingest/ingest.h"
 
 #include <capnp/schema.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <set>
 #include <unordered_set>
 
-#include "embedded_assets.h"
+#include "core/embedded_assets.h"
 #include "nettrail/recording.h"
 
 namespace nettrail {

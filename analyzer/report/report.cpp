@@ -1,4 +1,4 @@
-#include "report.h"
+#include "report/report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,8 +8,8 @@
 #include <map>
 #include <memory>
 
-#include "correlate.h"
-#include "embedded_assets.h"
+#include "analysis/correlate.h"
+#include "core/embedded_assets.h"
 
 namespace nettrail {
 namespace {
