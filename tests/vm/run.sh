@@ -171,6 +171,12 @@ resolve() {
 }
 
 T0=$(date +%s)
+# Runs on one machine may overlap: everything that reads or writes the cache
+# (download, unpack, base image, its pruning) runs under one lock, released
+# once this run's initrd is assembled.
+mkdir -p "$CACHE"
+exec {CACHE_LOCK}>"$CACHE/.prepare.lock"
+flock "$CACHE_LOCK"
 pick_kernel() {
   if [[ -n ${NT_VM_KERNEL_PKG:-} ]]; then echo "$NT_VM_KERNEL_PKG"; return 0; fi
   printf '%s\n' "${!CAND[@]}" | grep -E "$KRE" | sort -V | tail -1 || true
@@ -363,6 +369,7 @@ done
 } >"$ov/nt/env"
 cpio_of "$ov" >"$WORK/overlay.cpio"
 cat "$BASE_CPIO" "$WORK/overlay.cpio" >"$WORK/initrd.cpio"
+flock -u "$CACHE_LOCK"; exec {CACHE_LOCK}>&-
 T_BUILD=$(date +%s)
 
 log "booting $KPKG ($KVER_PKG, $KREL) for scenario '$SCENARIO' (timeout ${TIMEOUT}s)"
