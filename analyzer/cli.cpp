@@ -13,14 +13,14 @@
 #include <optional>
 
 #include "analysis/correlate.h"
-#include "core/db.h"
 #include "analysis/diff.h"
-#include "ingest/family.h"
-#include "views/info.h"
-#include "ingest/ingest.h"
-#include "import/monitor_import.h"
-#include "report/report.h"
+#include "core/db.h"
 #include "core/text_escape.h"
+#include "import/monitor_import.h"
+#include "ingest/family.h"
+#include "ingest/ingest.h"
+#include "report/report.h"
+#include "views/info.h"
 #include "views/text_views.h"
 
 namespace nettrail {

@@ -6,9 +6,9 @@
 #include <memory>
 
 #include "core/clock_map.h"
+#include "core/text_escape.h"
 #include "import/monitor_import.h"
 #include "report/report.h"
-#include "core/text_escape.h"
 #include "views/text_views.h"
 
 namespace nettrail {

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "core/embedded_assets.h"
+#include "core/text_escape.h"
 #include "import/monitor_import.h"
 #include "report/report.h"
-#include "core/text_escape.h"
 #include "views/text_views.h"
 
 namespace nettrail {

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "core/embedded_assets.h"
+#include "core/net_format.h"
 #include "ingest/family.h"
 #include "ingest/ingest.h"
-#include "core/net_format.h"
 #include "report/report_builder.h"
 
 namespace nettrail::drop {

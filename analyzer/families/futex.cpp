@@ -10,10 +10,10 @@
 #include <tuple>
 
 #include "core/embedded_assets.h"
+#include "core/text_escape.h"
 #include "ingest/family.h"
 #include "ingest/ingest.h"
 #include "report/report_builder.h"
-#include "core/text_escape.h"
 #include "views/text_views.h"
 
 namespace nettrail::futex {

@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "core/embedded_assets.h"
+#include "core/net_format.h"
+#include "core/text_escape.h"
 #include "ingest/family.h"
 #include "ingest/ingest.h"
-#include "core/net_format.h"
 #include "report/report_builder.h"
-#include "core/text_escape.h"
 #include "views/text_views.h"
 
 namespace nettrail::stages {

@@ -15,8 +15,8 @@
 
 #include "core/clock_map.h"
 #include "core/db.h"
-#include "ingest/family.h"
 #include "core/json.h"
+#include "ingest/family.h"
 #include "nettrail/status.h"
 #include "report/report_builder.h"
 

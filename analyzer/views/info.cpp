@@ -5,9 +5,9 @@
 #include <map>
 #include <vector>
 
+#include "core/text_escape.h"
 #include "ingest/family.h"
 #include "nettrail/recording.h"
-#include "core/text_escape.h"
 #include "views/text_views.h"
 
 namespace nettrail {

@@ -9,11 +9,11 @@
 
 #include "core/db.h"
 #include "ingest/ingest.h"
-#include "views/text_views.h"
 #include "integration/netns.h"
 #include "integration/workload.h"
 #include "testing/requirements.h"
 #include "testing/test_recordings.h"
+#include "views/text_views.h"
 
 namespace nettrail {
 namespace {

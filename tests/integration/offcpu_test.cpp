@@ -9,13 +9,13 @@
 
 #include "core/db.h"
 #include "ingest/ingest.h"
-#include "report/report.h"
-#include "views/text_views.h"
 #include "integration/netns.h"
 #include "integration/recorded_db.h"
 #include "integration/workload.h"
+#include "report/report.h"
 #include "testing/requirements.h"
 #include "testing/test_recordings.h"
+#include "views/text_views.h"
 
 namespace nettrail {
 namespace {

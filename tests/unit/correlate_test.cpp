@@ -9,11 +9,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "analysis/diff.h"
 #include "cli.h"
 #include "core/db.h"
-#include "analysis/diff.h"
-#include "ingest/ingest.h"
 #include "import/monitor_import.h"
+#include "ingest/ingest.h"
 #include "testing/test_recordings.h"
 
 namespace nettrail {

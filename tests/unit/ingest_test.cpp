@@ -10,8 +10,8 @@
 #include <random>
 
 #include "core/db.h"
-#include "ingest/ingest.h"
 #include "core/net_format.h"
+#include "ingest/ingest.h"
 #include "testing/test_recordings.h"
 
 namespace nettrail {
