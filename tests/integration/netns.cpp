@@ -2,10 +2,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -86,6 +90,58 @@ VethPair::VethPair() {
 
 VethPair::~VethPair() {
   shell("ip netns del " + ns_a + "; ip netns del " + ns_b);
+}
+
+UnreadTap::UnreadTap(const std::string& netns, const std::string& tap_name) : name(tap_name), netns_(netns) {
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    error_ = "pipe: " + std::string(strerror(errno));
+    return;
+  }
+  holder_ = fork();
+  if (holder_ == 0) {
+    close(ready[0]);
+    int fd = open(("/run/netns/" + netns).c_str(), O_RDONLY);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) _exit(1);
+    int tun = open("/dev/net/tun", O_RDWR);
+    struct ifreq ifr = {};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
+    std::strncpy(ifr.ifr_name, tap_name.c_str(), IFNAMSIZ - 1);
+    if (tun < 0 || ioctl(tun, TUNSETIFF, &ifr) != 0) _exit(2);
+    if (write(ready[1], "x", 1) != 1) _exit(3);
+    pause();  // holds the queue open, never reads it
+    _exit(0);
+  }
+  // Closed here so a child that fails ends the read below with EOF.
+  close(ready[1]);
+  char c;
+  const bool opened = holder_ > 0 && read(ready[0], &c, 1) == 1;
+  close(ready[0]);
+  if (!opened) {
+    error_ = "the tap " + tap_name + " could not be created in " + netns;
+    return;
+  }
+  std::string out;
+  if (shell("ip -n " + netns + " link set " + tap_name + " txqueuelen 16 up && ip -n " + netns + " addr add 10.78.0.1/24 dev " +
+                tap_name + " && ip -n " + netns + " neigh add " + peer_ip + " lladdr 02:00:00:00:00:02 dev " + tap_name,
+            &out) != 0) {
+    error_ = "tap set-up failed: " + out;
+    return;
+  }
+  ok_ = true;
+}
+
+UnreadTap::~UnreadTap() {
+  if (holder_ > 0) {
+    kill(holder_, SIGKILL);
+    waitpid(holder_, nullptr, 0);
+  }
+}
+
+int64_t UnreadTap::txDropped() const {
+  std::string out;
+  if (shell("ip netns exec " + netns_ + " cat /sys/class/net/" + name + "/statistics/tx_dropped", &out) != 0) return -1;
+  return std::strtoll(out.c_str(), nullptr, 10);
 }
 
 int tcpConnectRefused(const std::string& ip, uint16_t port, int count) {

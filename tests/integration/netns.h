@@ -42,6 +42,33 @@ class VethPair {
   std::string error_;
 };
 
+// A multi-queue tap in namespace `netns`, opened by a child process that never
+// reads it: what the kernel sees when a VM stops draining its queue. With
+// txqueuelen 16, packets routed to `peer_ip` (10.78.0.2, a neighbour entry on
+// the tap, the tap itself 10.78.0.1/24) fill the ring within a few packets and
+// the rest are FULL_RING drops in tun_net_xmit. The child is killed and the
+// tap goes with it in the destructor.
+class UnreadTap {
+ public:
+  UnreadTap(const std::string& netns, const std::string& name);
+  ~UnreadTap();
+  UnreadTap(const UnreadTap&) = delete;
+  UnreadTap& operator=(const UnreadTap&) = delete;
+
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  // The tap's tx_dropped counter (what the kernel says it dropped); -1 if unreadable.
+  int64_t txDropped() const;
+  std::string name;
+  std::string peer_ip = "10.78.0.2";
+
+ private:
+  std::string netns_;
+  pid_t holder_ = -1;
+  bool ok_ = false;
+  std::string error_;
+};
+
 // Socket helpers for use inside runInNetns bodies. Each returns the number of
 // operations that completed as expected.
 int tcpConnectRefused(const std::string& ip, uint16_t port, int count);
