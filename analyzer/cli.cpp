@@ -14,6 +14,7 @@
 
 #include "analysis/correlate.h"
 #include "analysis/diff.h"
+#include "analysis/findings.h"
 #include "core/db.h"
 #include "core/text_escape.h"
 #include "import/monitor_import.h"
@@ -22,6 +23,7 @@
 #include "report/report.h"
 #include "views/info.h"
 #include "views/text_views.h"
+#include "views/triage.h"
 
 namespace nettrail {
 namespace stages {
@@ -439,6 +441,45 @@ int runEvents(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   return status.isOk() ? kExitOk : failure(cli, status.context("events"));
 }
 
+int runTriage(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  if (args.positional.empty())
+    return usageError(cli, "triage: no recording given; usage: " + std::string(verb.usage), verb.name);
+  const bool json = args.has("json");
+  JsonWriter w;
+  if (json) {
+    w.beginObject();
+    w.key("inputs");
+    w.beginArray();
+  }
+  int rc = kExitOk;
+  for (size_t i = 0; i < args.positional.size(); ++i) {
+    const std::string& input = args.positional[i];
+    auto db = openInput(input, cli);
+    if (!db.isOk()) {
+      rc = failure(cli, db.status());
+      continue;
+    }
+    auto result = evaluateFindings(**db, FindingScope::kRecording);
+    if (!result.isOk()) {
+      rc = failure(cli, result.status().context("triage " + input));
+      continue;
+    }
+    if (json) {
+      writeTriageJson(**db, input, *result, w);
+      continue;
+    }
+    if (i > 0) cli.out << "\n";
+    Status status = printTriage(**db, input, *result, cli.out);
+    if (!status.isOk()) rc = failure(cli, status.context("triage"));
+  }
+  if (json) {
+    w.endArray();
+    w.endObject();
+    cli.out << w.str() << "\n";
+  }
+  return rc;
+}
+
 int runReport(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   if (int rc = needPositional(verb, args, 1, cli)) return rc;
   const std::string out_path = args.get("output", "");
@@ -670,6 +711,23 @@ const std::vector<Verb>& verbs() {
        "single waits with the holder's hold time. Lock functions that could not be probed are listed first.",
        {{"top", 't', true, "Rows per table (default 10)"}},
        &runLocks},
+      {"triage", "Findings first: the patterns in a recording, ranked, with evidence and the next step",
+       "nettrail triage FILE.ntr|FILE.db [FILE2 ...] [--json]",
+       "Runs the rules of analyzer/findings/ (docs/architecture.md, \"Findings\") and prints what they found, most "
+       "important first: each finding's severity, one line saying what was found, the numbers behind it, the next "
+       "recording or command to run, and the rows the numbers come from. Data loss comes first: when events were "
+       "lost, every count is a lower bound. Each FILE is triaged on its own; ingest the rotated segments of one "
+       "recording into one database first (nettrail ingest A.ntr A.1.ntr -o A.db). Exit status 0 when every FILE "
+       "was triaged, whatever was found. Example:\n"
+       "  $ nettrail triage vm.ntr\n"
+       "  vm.ntr: host hv1, 2026-01-02 03:04:05 UTC, 30.0 s\n"
+       "  1 finding from 9 rules, most important first:\n"
+       "\n"
+       "  1. CRITICAL  95% of drops are FULL_RING at tun_net_xmit on vnet3\n"
+       "     evidence: 184 of 192 drops (6.1/s over 30.0 s); mostly UDP 10.0.0.1 -> 10.0.0.2; 1 other cause\n"
+       "     next:     The reader of vnet3 (the VM's vhost-net worker or QEMU) does not drain its ring: ...",
+       {{"json", 0, false, "Print JSON: {\"inputs\": [one object per FILE]}"}},
+       &runTriage},
       {"report", "Write a self-contained HTML report", "nettrail report FILE.ntr|FILE.db -o OUT.html", "",
        {{"output", 'o', true, "HTML file to write"}},
        &runReport},

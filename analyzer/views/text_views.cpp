@@ -119,25 +119,33 @@ Status printStatementTable(Statement& stmt, std::ostream& out) {
   std::vector<std::string> headers;
   for (int i = 0; i < columns; ++i) headers.push_back(escapeForTerminal(stmt.columnName(i)));
   std::vector<std::vector<std::string>> rows;
-  std::vector<bool> numeric(columns, true);
   while (true) {
     NT_ASSIGN_OR_RETURN(bool has_row, stmt.step());
     if (!has_row) break;
     std::vector<std::string> row;
-    for (int i = 0; i < columns; ++i) {
-      row.push_back(escapeForTerminal(cellText(stmt, i)));
-      if (!row.back().empty() && !looksNumeric(row.back())) numeric[i] = false;
-    }
+    for (int i = 0; i < columns; ++i) row.push_back(escapeForTerminal(cellText(stmt, i)));
     rows.push_back(std::move(row));
   }
+  printAlignedTable(headers, rows, out);
+  out << "(" << rows.size() << " row" << (rows.size() == 1 ? "" : "s") << ")\n";
+  return Status::ok();
+}
+
+void printAlignedTable(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows,
+                       std::ostream& out, const std::string& indent) {
+  const size_t columns = headers.size();
+  std::vector<bool> numeric(columns, true);
+  for (const auto& row : rows)
+    for (size_t i = 0; i < columns; ++i)
+      if (!row[i].empty() && !looksNumeric(row[i])) numeric[i] = false;
   std::vector<size_t> widths(columns);
-  for (int i = 0; i < columns; ++i) {
+  for (size_t i = 0; i < columns; ++i) {
     widths[i] = displayWidth(headers[i]);
     for (const auto& row : rows) widths[i] = std::max(widths[i], displayWidth(row[i]));
   }
   auto printRow = [&](const std::vector<std::string>& row) {
-    std::string line;
-    for (int i = 0; i < columns; ++i) {
+    std::string line = indent;
+    for (size_t i = 0; i < columns; ++i) {
       const size_t pad = widths[i] - displayWidth(row[i]);
       if (i > 0) line += "  ";
       if (numeric[i]) line += std::string(pad, ' ') + row[i];
@@ -147,11 +155,9 @@ Status printStatementTable(Statement& stmt, std::ostream& out) {
   };
   printRow(headers);
   std::vector<std::string> rule;
-  for (int i = 0; i < columns; ++i) rule.push_back(std::string(widths[i], '-'));
+  for (size_t i = 0; i < columns; ++i) rule.push_back(std::string(widths[i], '-'));
   printRow(rule);
   for (const auto& row : rows) printRow(row);
-  out << "(" << rows.size() << " row" << (rows.size() == 1 ? "" : "s") << ")\n";
-  return Status::ok();
 }
 
 Status printQuery(Db& db, const std::string& sql, QueryFormat format, std::ostream& out) {

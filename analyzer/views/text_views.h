@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "core/db.h"
 #include "nettrail/status.h"
@@ -45,6 +46,11 @@ Status printQuery(Db& db, const std::string& sql, QueryFormat format, std::ostre
 
 // Prints a prepared statement's rows as an aligned table with escaped cells.
 Status printStatementTable(Statement& stmt, std::ostream& out);
+
+// Prints cells that are already escaped as an aligned table (numeric columns
+// right-aligned), each line starting with `indent`.
+void printAlignedTable(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows,
+                       std::ostream& out, const std::string& indent = "");
 
 // "2026-01-02 03:04:05.123456789 UTC" for CLOCK_REALTIME ns.
 std::string formatUtc(int64_t realtime_ns, bool with_nanoseconds = true);
