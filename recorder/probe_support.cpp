@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "nettrail/common.h"
+#include "nettrail/counters.h"
 #include "nettrail/stack.h"
 
 namespace nettrail {
@@ -62,15 +63,12 @@ Result<RecordingMode> parseRecordingMode(const ParsedOptions& options) {
 void readPerCpuCounters(int fd, int cpus, const CounterName* names, uint32_t count, std::vector<CounterValue>* out) {
   if (fd < 0 || cpus <= 0) return;
   std::vector<uint64_t> values(static_cast<size_t>(cpus));
+  std::vector<CounterRow> rows;
   for (uint32_t slot = 0; slot < count; ++slot) {
     if (bpf_map_lookup_elem(fd, &slot, values.data()) != 0) continue;
-    uint64_t total = 0;
-    for (int cpu = 0; cpu < cpus; ++cpu) {
-      total += values[cpu];
-      if (names[slot].data_loss && values[cpu] > 0) out->push_back({names[slot].name, cpu, values[cpu], true});
-    }
-    out->push_back({names[slot].name, -1, total, names[slot].data_loss});
+    appendPerCpuCounter("", names[slot].name, names[slot].data_loss, values.data(), cpus, &rows);
   }
+  for (const CounterRow& row : rows) out->push_back({row.name, row.cpu, row.value, row.data_loss});
 }
 
 uint64_t perCpuCounterTotal(int fd, int cpus, uint32_t slot) {

@@ -104,8 +104,9 @@ struct CounterName {
   bool data_loss;  // the count is events missing from the recording
 };
 
-// Reads a BPF per-CPU array of `count` counters: one total (cpu -1) per slot,
-// plus per-CPU rows for data-loss counters that are nonzero on that CPU.
+// Reads a BPF per-CPU array of `count` counters in the shape every reader
+// expects (nettrail/counters.h): per-CPU rows for data-loss counters that are
+// nonzero on that CPU, then one total (cpu -1) per slot.
 void readPerCpuCounters(int fd, int cpus, const CounterName* names, uint32_t count, std::vector<CounterValue>* out);
 // Sum over CPUs of one slot; 0 if it cannot be read.
 uint64_t perCpuCounterTotal(int fd, int cpus, uint32_t slot);

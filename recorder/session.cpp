@@ -17,6 +17,7 @@
 #include <cstring>
 #include <random>
 
+#include "nettrail/counters.h"
 #include "snapshot/host.h"
 
 namespace nettrail {
@@ -487,28 +488,25 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
   uint64_t last_tick = start_ns, last_anchor = start_ns, last_stats = start_ns;
   std::string stop_reason = "duration";
 
-  auto write_stats = [&](uint64_t now) -> Status {
-    capnp::MallocMessageBuilder message;
-    auto stats = message.initRoot<Chunk>().initStats();
-    stats.setTimeBoottimeNs(now);
-    std::vector<std::pair<std::string, CounterValue>> all;
+  // Every counter of every family, in the shape readers expect (nettrail/counters.h).
+  auto collect_counters = [&]() {
+    std::vector<CounterRow> rows;
     for (auto& family : families_) {
-      for (const CounterValue& c : family->probe->counters()) all.push_back({family->name, c});
+      for (const CounterValue& c : family->probe->counters())
+        rows.push_back({family->name, c.name, c.cpu, c.value, c.data_loss});
       family->readRecursionMisses();
-      if (family->has_programs)
-        all.push_back({family->name, {"bpf_recursion_misses", -1, family->recursion_misses, true}});
+      if (family->has_programs) rows.push_back({family->name, "bpf_recursion_misses", -1, family->recursion_misses, true});
     }
     // The sink's own: user stacks it could not symbolize (the process was gone).
-    all.push_back({"recorder", {"user_stacks_unsymbolized", -1, sink.userStacksUnsymbolized(), false}});
-    all.push_back({"recorder", {"user_frames_unsymbolized", -1, sink.userFramesUnsymbolized(), false}});
-    auto counters = stats.initCounters(static_cast<unsigned>(all.size()));
-    for (unsigned i = 0; i < all.size(); ++i) {
-      counters[i].setFamily(all[i].first);
-      counters[i].setName(all[i].second.name);
-      counters[i].setCpu(all[i].second.cpu);
-      counters[i].setValue(all[i].second.value);
-      counters[i].setDataLoss(all[i].second.data_loss);
-    }
+    rows.push_back({"recorder", "user_stacks_unsymbolized", -1, sink.userStacksUnsymbolized(), false});
+    rows.push_back({"recorder", "user_frames_unsymbolized", -1, sink.userFramesUnsymbolized(), false});
+    return rows;
+  };
+  std::vector<CounterRow> last_counters;
+  auto write_stats = [&](uint64_t now) -> Status {
+    capnp::MallocMessageBuilder message;
+    last_counters = collect_counters();
+    fillStats(message.initRoot<Chunk>().initStats(), now, last_counters);
     return sink.writeChunk(message);
   };
 
@@ -578,11 +576,12 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
   summary.bytes = sink.bytesWritten();
   summary.raw_bytes = sink.uncompressedBytes();
   summary.files = sink.files();
+  // The same rows as the file's last Stats chunk, so the closing line and
+  // every reader of the file show one figure.
+  if (last_counters.empty()) last_counters = collect_counters();
+  summary.lost = lostTotal(last_counters);
   for (auto& family : families_) {
     summary.events += family->probe->eventsRecorded();
-    for (const CounterValue& c : family->probe->counters())
-      if (c.data_loss && c.cpu < 0) summary.lost += c.value;
-    summary.lost += family->recursion_misses;
     for (const AttachChoice& c : family->choices) summary.attachments.push_back({family->name, c});
   }
   if (!final_status.isOk()) return final_status;

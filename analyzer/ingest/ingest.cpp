@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "core/embedded_assets.h"
+#include "nettrail/counters.h"
 #include "nettrail/recording.h"
 
 namespace nettrail {
@@ -40,13 +41,6 @@ struct UserMappingEntry {
 struct UserSymbolEntry {
   uint64_t value, size;
   std::string name;
-};
-
-struct CounterEntry {
-  std::string family, name;
-  int32_t cpu;
-  uint64_t value;
-  bool data_loss;
 };
 
 std::string joinCommandLine(capnp::List<capnp::Text>::Reader argv) {
@@ -111,7 +105,7 @@ class Ingester {
   std::map<std::pair<uint32_t, uint64_t>, UserMappingEntry> user_mappings_;  // (pid, start)
   std::map<uint32_t, std::vector<UserSymbolEntry>> user_symbols_;            // binary id -> symbols
   std::set<std::pair<uint32_t, uint64_t>> user_symbol_keys_;                 // (binary id, value)
-  std::map<std::string, std::vector<CounterEntry>> counters_;  // last Stats chunk per recording
+  std::map<std::string, std::vector<CounterRow>> counters_;  // last Stats chunk per recording
   std::string current_recording_;
   std::string first_recording_;
 
@@ -412,10 +406,7 @@ Status Ingester::importChunk(Chunk::Reader chunk) {
       }
       return Status::ok();
     case Chunk::STATS: {
-      std::vector<CounterEntry>& counters = counters_[current_recording_];
-      counters.clear();
-      for (Counter::Reader c : chunk.getStats().getCounters())
-        counters.push_back({c.getFamily().cStr(), c.getName().cStr(), c.getCpu(), c.getValue(), c.getDataLoss()});
+      counters_[current_recording_] = readStats(chunk.getStats());
       return Status::ok();
     }
     case Chunk::TRAILER: {
@@ -558,7 +549,7 @@ Status Ingester::writeUserFrames(uint32_t id, const StackEntry& stack, Statement
 Status Ingester::writeCountersAndStats() {
   NT_ASSIGN_OR_RETURN(Statement insert_counter, db_.prepare("INSERT INTO counter VALUES (?, ?, ?, ?, ?)"));
   for (const auto& [recording, counters] : counters_) {
-    for (const CounterEntry& c : counters) {
+    for (const CounterRow& c : counters) {
       insert_counter.bind(1, c.family);
       insert_counter.bind(2, c.name);
       insert_counter.bind(3, int64_t{c.cpu});

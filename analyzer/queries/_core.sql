@@ -228,12 +228,14 @@ CREATE VIEW loss_summary(
   source,
   -- Counter or stats name.
   name,
-  -- Total over CPUs.
+  -- Events lost, counted once: the recorder's total row (cpu -1) where it
+  -- wrote one, else the sum of its per-CPU rows (schema nettrail/counters.h).
   value,
   -- Explanation, when known.
   detail
 ) AS
-SELECT 'recorder', family, name, SUM(value), NULL FROM counter
-  WHERE data_loss = 1 GROUP BY family, name HAVING SUM(value) > 0
+SELECT 'recorder', family, name, value, NULL FROM (
+  SELECT family, name, COALESCE(SUM(CASE WHEN cpu < 0 THEN value END), SUM(value)) AS value FROM counter
+  WHERE data_loss = 1 GROUP BY family, name) WHERE value > 0
 UNION ALL
 SELECT 'ingest', source, name, value, detail FROM stats WHERE severity IN ('data_loss', 'error');

@@ -7,6 +7,7 @@
 
 #include "core/text_escape.h"
 #include "ingest/family.h"
+#include "nettrail/counters.h"
 #include "nettrail/recording.h"
 #include "views/text_views.h"
 
@@ -16,13 +17,6 @@ namespace {
 struct FamilyCounts {
   uint64_t batches = 0;
   uint64_t events = 0;
-};
-
-struct CounterRow {
-  std::string family, name;
-  int32_t cpu;
-  uint64_t value;
-  bool data_loss;
 };
 
 std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
@@ -67,9 +61,7 @@ Status printRecordingInfo(const std::string& path, bool json, std::ostream& out)
         total_events += events;
       }
     } else if (chunk.isStats()) {
-      counters.clear();
-      for (Counter::Reader c : chunk.getStats().getCounters())
-        counters.push_back({text(c.getFamily()), text(c.getName()), c.getCpu(), c.getValue(), c.getDataLoss()});
+      counters = readStats(chunk.getStats());
     } else if (chunk.isTrailer()) {
       stop_reason = text(chunk.getTrailer().getReason());
       end_realtime = chunk.getTrailer().getEndRealtimeNs();
@@ -80,10 +72,8 @@ Status printRecordingInfo(const std::string& path, bool json, std::ostream& out)
   const ReadReport& report = reader->report();
   Header::Reader header = reader->header();
 
-  // Loss per family and counter, summed over CPUs.
-  std::map<std::pair<std::string, std::string>, uint64_t> loss;
-  for (const CounterRow& c : counters)
-    if (c.data_loss && c.value > 0) loss[{c.family, c.name}] += c.value;
+  // Loss per family and counter, each counted once (nettrail/counters.h).
+  const std::map<std::pair<std::string, std::string>, uint64_t> loss = lossByCounter(counters);
   std::string command_line;
   for (capnp::Text::Reader arg : header.getCommandLine()) command_line += (command_line.empty() ? "" : " ") + text(arg);
   const double bytes_per_event =

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nettrail/counters.h"
 #include "nettrail/recording.h"
 
 namespace nettrail::testing {
@@ -235,20 +236,17 @@ void writeSyntheticRecording(const std::string& path, const SyntheticRecording& 
   {
     capnp::MallocMessageBuilder message;
     auto stats = message.initRoot<Chunk>().initStats();
-    stats.setTimeBoottimeNs(recording.start_boottime_ns);
-    auto counters = stats.initCounters(1 + static_cast<unsigned>(recording.loss_counters.size()));
-    counters[0].setFamily("drop");
-    counters[0].setName("ring_reserve_failed");
-    counters[0].setCpu(-1);
-    counters[0].setValue(0);
-    counters[0].setDataLoss(true);
-    for (unsigned i = 0; i < recording.loss_counters.size(); ++i) {
-      counters[i + 1].setFamily("drop");
-      counters[i + 1].setName(recording.loss_counters[i].first);
-      counters[i + 1].setCpu(static_cast<int32_t>(i));
-      counters[i + 1].setValue(recording.loss_counters[i].second);
-      counters[i + 1].setDataLoss(true);
+    std::vector<CounterRow> rows;
+    bool has_ring_counter = false;
+    for (const SyntheticRecording::Counter& c : recording.counters) {
+      appendPerCpuCounter("drop", c.name, c.data_loss, c.per_cpu.data(), static_cast<int>(c.per_cpu.size()), &rows);
+      has_ring_counter = has_ring_counter || c.name == "ring_reserve_failed";
     }
+    if (!has_ring_counter) {
+      const uint64_t none[2] = {0, 0};
+      appendPerCpuCounter("drop", "ring_reserve_failed", true, none, 2, &rows);
+    }
+    fillStats(stats, recording.start_boottime_ns, rows);
     writeOrThrow(writer, message);
   }
   if (recording.trailer) {

@@ -58,7 +58,15 @@ struct SyntheticRecording {
   std::string comm = "synthetic";   // comm of every tid (tests put hostile names here)
   std::string ifname = "eth0";
   bool trailer = true;
-  std::vector<std::pair<std::string, uint64_t>> loss_counters;  // drop counters with dataLoss set
+  // Per-CPU counters of the drop family, one value per CPU, written as the
+  // recorder writes them (nettrail/counters.h: per-CPU rows where a data-loss
+  // counter is non-zero, then the total); ring_reserve_failed is always there.
+  struct Counter {
+    std::string name;
+    bool data_loss = true;
+    std::vector<uint64_t> per_cpu;
+  };
+  std::vector<Counter> counters;
   std::string recording_id = "synthetic";
   uint32_t segment = 0;
   uint64_t start_boottime_ns = 1'000'000'000;

@@ -8,10 +8,14 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "core/db.h"
 #include "core/net_format.h"
 #include "ingest/ingest.h"
+#include "nettrail/counters.h"
+#include "nettrail/recording.h"
+#include "views/info.h"
 #include "testing/test_recordings.h"
 
 namespace nettrail {
@@ -369,12 +373,43 @@ TEST_F(IngestTest, TheSameSegmentTwiceIsFlagged) {
             (std::vector<std::vector<std::string>>{{"error", "duplicate_segment", "0"}}));
 }
 
-TEST_F(IngestTest, LossCountersReachLossSummary) {
+TEST_F(IngestTest, LossCountersReachLossSummaryCountedOnce) {
+  // The shape the recorder writes (per-CPU rows and their total, cpu -1): the
+  // total is counted once, not added to its own parts.
   testing::SyntheticRecording rec = threeDrops();
-  rec.loss_counters = {{"ring_reserve_failed", 7}, {"ring_reserve_failed", 5}};
-  auto db = ingest({write(rec)});
-  EXPECT_EQ(rows(*db, "SELECT origin, source, name, value FROM loss_summary"),
-            (std::vector<std::vector<std::string>>{{"recorder", "drop", "ring_reserve_failed", "12"}}));
+  rec.counters = {{"ring_reserve_failed", true, {7, 0, 5, 0}}, {"summary_map_full", true, {0, 3, 0, 0}},
+                  {"kfree_skb_seen", false, {100, 200, 300, 400}}};
+  const std::string path = write(rec);
+  auto db = ingest({path});
+  EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM counter WHERE name = 'ring_reserve_failed'"), 3);  // cpu 0, 2, total
+  EXPECT_EQ(rows(*db, "SELECT origin, source, name, value FROM loss_summary ORDER BY name"),
+            (std::vector<std::vector<std::string>>{{"recorder", "drop", "ring_reserve_failed", "12"},
+                                                   {"recorder", "drop", "summary_map_full", "3"}}));
+  // The recorder's closing line prints lostTotal() of the same rows: 15.
+  std::vector<CounterRow> written;
+  auto reader = RecordingReader::open(path);
+  ASSERT_TRUE(reader.isOk()) << reader.status().message();
+  ASSERT_TRUE((*reader)->forEachChunk([&](Chunk::Reader chunk) {
+    if (chunk.isStats()) written = readStats(chunk.getStats());
+    return Status::ok();
+  }).isOk());
+  EXPECT_EQ(lostTotal(written), 15u);
+  EXPECT_EQ(count(*db, "SELECT SUM(value) FROM loss_summary"), 15);
+  std::ostringstream info;
+  ASSERT_TRUE(printRecordingInfo(path, false, info).isOk());
+  EXPECT_NE(info.str().find("drop ring_reserve_failed = 12 events not recorded"), std::string::npos) << info.str();
+  EXPECT_NE(info.str().find("drop summary_map_full = 3 events not recorded"), std::string::npos) << info.str();
+}
+
+TEST(CounterRows, PerCpuRowsWithoutATotalAreSummed) {
+  // Rows not in the recorder's shape: a reader still counts each event once.
+  std::vector<CounterRow> rows = {{"x", "lost", 0, 4, true}, {"x", "lost", 1, 6, true}, {"y", "lost", -1, 2, true},
+                                  {"y", "lost", 0, 2, true}, {"z", "seen", -1, 9, false}};
+  EXPECT_EQ(lostTotal(rows), 12u);
+  EXPECT_EQ(counterValue(rows, "x", "lost"), 10u);
+  EXPECT_EQ(counterValue(rows, "y", "lost"), 2u);
+  EXPECT_EQ(counterValue(rows, "z", "seen"), 9u);
+  EXPECT_EQ(counterValue(rows, "z", "absent"), 0u);
 }
 
 TEST_F(IngestTest, TruncatedFileKeepsWholeFramesAndRecordsTheLoss) {

@@ -14,6 +14,7 @@
 
 #include "core/embedded_assets.h"
 #include "core/json.h"
+#include "nettrail/counters.h"
 
 namespace nettrail {
 namespace json_test {
@@ -210,10 +211,17 @@ TEST(Report, FirstScreenHasRecordingFactsAndSaysNoDataLoss) {
 TEST(Report, DataLossIsProminentWhenPresent) {
   auto db = makeDb();
   fillCore(*db);
-  exec(*db,
-       "INSERT INTO counter VALUES ('drop', 'ring_reserve_failed', 0, 40, 1), ('drop', 'ring_reserve_failed', 3, 2, 1), "
-       "('drop', 'events', -1, 5000, 0);"
-       "INSERT INTO stats VALUES ('data_loss', 'reader', 'truncated_tail', 812, 'file ends inside a frame');");
+  // The counter rows in the shape the recorder writes them: per-CPU rows and
+  // their total (cpu -1); the report must count 42, not 84.
+  std::vector<CounterRow> rows;
+  const uint64_t reserve_failed[4] = {40, 0, 0, 2};
+  appendPerCpuCounter("drop", "ring_reserve_failed", true, reserve_failed, 4, &rows);
+  rows.push_back({"drop", "details_recorded", -1, 5000, false});
+  ASSERT_EQ(lostTotal(rows), 42u);
+  for (const CounterRow& row : rows)
+    exec(*db, "INSERT INTO counter VALUES (" + sqlString(row.family) + ", " + sqlString(row.name) + ", " +
+                  std::to_string(row.cpu) + ", " + std::to_string(row.value) + ", " + (row.data_loss ? "1" : "0") + ")");
+  exec(*db, "INSERT INTO stats VALUES ('data_loss', 'reader', 'truncated_tail', 812, 'file ends inside a frame');");
   const std::string data = dataBlock(render(*db, {}));
   EXPECT_NE(data.find("\"kind\":\"loss\",\"lost\":true"), std::string::npos);
   EXPECT_NE(data.find("[\"recorder\",\"drop\",\"ring_reserve_failed\",42,null]"), std::string::npos) << data;
