@@ -32,10 +32,10 @@ void declareSessionOptions(OptionSet& o) {
   o.add({"output", 'o', "FILE", "recording file to write (rotated segments: FILE.1.ntr, ...)", "nettrail.ntr", g});
   o.add({"duration", 'd', "SECONDS", "stop after this long (5, 30s, 10m); default: until Ctrl-C", "", g});
   o.add({"families", 'f', "LIST", "comma-separated probe families (see `nettrail-record list`)", "drop", g});
-  o.add({"rotate-size", 0, "BYTES", "start a new file after this many bytes (e.g. 100M)", "", g});
+  o.add({"rotate-size", 0, "BYTES", "start a new file after this many bytes, from 64K (e.g. 100M)", "", g});
   o.add({"rotate-time", 0, "SECONDS", "start a new file after this long (e.g. 1h)", "", g});
   o.add({"max-files", 0, "N", "keep at most N files, deleting the oldest (needs rotation)", "", g});
-  o.add({"zstd-level", 0, "N", "compression level 1-19 (1 is fastest and, on event batches, about as small)", "1", g});
+  o.add({"zstd-level", 0, "N", "compression level from 1 to 19 (1 is fastest and, on event batches, about as small)", "1", g});
   o.add({"attach-strategy", 0, "NAME", "use only this attach strategy (tp_btf, raw_tp, tracepoint, ...)", "", g});
   o.add({"force", 0, "", "overwrite an existing output file", "", g});
   o.add({"json", 0, "", "machine-readable output (check, list)", "", g});
@@ -165,35 +165,30 @@ int run(int argc, char** argv) {
     return s.isOk();
   };
   if (parsed->given("duration")) {
-    auto d = parsed->getSeconds("duration");
+    auto d = parsed->getSeconds("duration", 0.001, ParsedOptions::kMaxSeconds);
     if (!check(d.status())) return 2;
-    if (*d <= 0) return check(Status::error("--duration must be positive")), 2;
     session.duration_seconds = *d;
   }
   if (parsed->given("rotate-size")) {
-    auto b = parsed->getBytes("rotate-size");
+    auto b = parsed->getBytes("rotate-size", 64 * 1024, ParsedOptions::kMaxBytes);
     if (!check(b.status())) return 2;
-    if (*b < 65536) return check(Status::error("--rotate-size: at least 64K")), 2;
     session.rotation.max_bytes = *b;
   }
   if (parsed->given("rotate-time")) {
-    auto t = parsed->getSeconds("rotate-time");
+    auto t = parsed->getSeconds("rotate-time", 1, ParsedOptions::kMaxSeconds);
     if (!check(t.status())) return 2;
-    if (*t < 1) return check(Status::error("--rotate-time: at least 1s")), 2;
     session.rotation.max_seconds = *t;
   }
   if (parsed->given("max-files")) {
-    auto n = parsed->getUint("max-files", 1000000);
+    auto n = parsed->getUint("max-files", 1, 1000000);
     if (!check(n.status())) return 2;
     if (session.rotation.max_bytes == 0 && session.rotation.max_seconds == 0)
       return check(Status::error("--max-files needs --rotate-size or --rotate-time")), 2;
-    if (*n < 1) return check(Status::error("--max-files: at least 1")), 2;
     session.rotation.max_files = static_cast<uint32_t>(*n);
   }
   {
-    auto level = parsed->getUint("zstd-level", 19);
+    auto level = parsed->getUint("zstd-level", 1, 19);
     if (!check(level.status())) return 2;
-    if (*level < 1) return check(Status::error("--zstd-level: 1 to 19")), 2;
     session.zstd_level = static_cast<int>(*level);
   }
   if (!parsed->flag("force") && access(session.output.c_str(), F_OK) == 0) {

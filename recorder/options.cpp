@@ -1,7 +1,9 @@
 #include "options.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -56,44 +58,105 @@ std::string ParsedOptions::get(const std::string& name) const {
   return spec ? spec->default_value : std::string();
 }
 
-Result<uint64_t> ParsedOptions::getUint(const std::string& name, uint64_t max) const {
-  std::string text = get(name);
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
-    return Status::error("--", name, ": expected a whole number, got '", text, "'");
+namespace {
+
+// "expected KIND from MIN to MAX, got 'TEXT'": the one form of every refusal.
+Status rangeError(const std::string& name, const std::string& kind, const std::string& min, const std::string& max,
+                  const std::string& text) {
+  return Status::error("--", name, ": expected ", kind, " from ", min, " to ", max, ", got '", text, "'");
+}
+
+std::string numberText(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.15g", v);
+  return buf;
+}
+
+// 100ms, 1s, 10m, 24h: the largest unit that shows the value whole.
+std::string durationText(double seconds) {
+  if (seconds == 0) return "0";
+  if (seconds < 1) return numberText(seconds * 1000) + "ms";
+  if (std::fmod(seconds, 3600) == 0) return numberText(seconds / 3600) + "h";
+  if (std::fmod(seconds, 60) == 0) return numberText(seconds / 60) + "m";
+  return numberText(seconds) + "s";
+}
+
+// 4K, 64M, 1G: the largest unit that shows the value whole.
+std::string sizeText(uint64_t bytes) {
+  const char* units[] = {"", "K", "M", "G", "T", "P"};
+  int unit = 0;
+  while (unit < 5 && bytes >= 1024 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    ++unit;
+  }
+  return std::to_string(bytes) + units[unit];
+}
+
+// A number with an optional unit suffix; false when the text is not one.
+bool parseScaled(const std::string& text, double* value, std::string* unit) {
+  if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '.')) return false;
+  char* end = nullptr;
   errno = 0;
-  unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
-  if (errno != 0 || v > max) return Status::error("--", name, ": ", text, " is out of range (0..", max, ")");
+  const double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || !std::isfinite(v) || v < 0) return false;
+  // Decimal only: strtod would also take hexadecimal ("0x10").
+  if (std::string(text.c_str(), static_cast<size_t>(end - text.c_str())).find_first_not_of("0123456789.eE+-") != std::string::npos) return false;
+  *value = v;
+  *unit = end;
+  return true;
+}
+
+}  // namespace
+
+Result<uint64_t> ParsedOptions::getUint(const std::string& name, uint64_t min, uint64_t max) const {
+  const std::string text = get(name);
+  auto refuse = [&] { return rangeError(name, "a whole number", std::to_string(min), std::to_string(max), text); };
+  if (text.empty() || text.size() > 20 || text.find_first_not_of("0123456789") != std::string::npos) return refuse();
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+  if (errno != 0 || v < min || v > max) return refuse();
   return static_cast<uint64_t>(v);
 }
 
-Result<double> ParsedOptions::getSeconds(const std::string& name) const {
-  std::string text = get(name);
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end == text.c_str() || !std::isfinite(v) || v < 0)
-    return Status::error("--", name, ": expected a duration like 5, 5s, 500ms, 2m or 1h, got '", text, "'");
-  std::string unit(end);
-  if (unit.empty() || unit == "s") return v;
-  if (unit == "ms") return v / 1000.0;
-  if (unit == "m" || unit == "min") return v * 60.0;
-  if (unit == "h") return v * 3600.0;
-  return Status::error("--", name, ": unknown unit '", unit, "' in '", text, "' (use ms, s, m or h)");
+Result<double> ParsedOptions::getSeconds(const std::string& name, double min, double max) const {
+  const std::string text = get(name);
+  auto refuse = [&] { return rangeError(name, "a duration (ms, s, m, h)", durationText(min), durationText(max), text); };
+  double v = 0;
+  std::string unit;
+  if (!parseScaled(text, &v, &unit)) return refuse();
+  double seconds;
+  if (unit.empty() || unit == "s") seconds = v;
+  else if (unit == "ms") seconds = v / 1000.0;
+  else if (unit == "m" || unit == "min") seconds = v * 60.0;
+  else if (unit == "h") seconds = v * 3600.0;
+  else return refuse();
+  if (!(seconds >= min && seconds <= max)) return refuse();
+  return seconds;
 }
 
-Result<uint64_t> ParsedOptions::getBytes(const std::string& name) const {
-  std::string text = get(name);
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end == text.c_str() || !std::isfinite(v) || v < 0)
-    return Status::error("--", name, ": expected a size like 64K, 100M or 2G, got '", text, "'");
-  std::string unit(end);
+Result<uint64_t> ParsedOptions::getBytes(const std::string& name, uint64_t min, uint64_t max) const {
+  const std::string text = get(name);
+  auto refuse = [&] { return rangeError(name, "a size (K, M, G, T)", sizeText(min), sizeText(max), text); };
+  double v = 0;
+  std::string unit;
+  if (!parseScaled(text, &v, &unit)) return refuse();
   double scale = 1;
   if (unit == "" || unit == "B") scale = 1;
   else if (unit == "K" || unit == "KiB" || unit == "k") scale = 1024.0;
   else if (unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
   else if (unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
-  else return Status::error("--", name, ": unknown unit '", unit, "' in '", text, "' (use K, M or G)");
-  return static_cast<uint64_t>(v * scale);
+  else if (unit == "T" || unit == "TiB") scale = 1024.0 * 1024 * 1024 * 1024;
+  else return refuse();
+  // Checked as a double first: converting a value beyond uint64_t is undefined.
+  const double bytes = v * scale;
+  if (!(bytes >= static_cast<double>(min) && bytes <= static_cast<double>(max))) return refuse();
+  return static_cast<uint64_t>(bytes);
+}
+
+Result<uint64_t> ParsedOptions::getPowerOfTwoBytes(const std::string& name, uint64_t min, uint64_t max) const {
+  auto bytes = getBytes(name, min, max);
+  if (bytes.isOk() && (*bytes & (*bytes - 1)) == 0) return bytes;
+  return rangeError(name, "a power of two", sizeText(min), sizeText(max), get(name));
 }
 
 std::string closestMatch(const std::string& word, const std::vector<std::string>& candidates) {

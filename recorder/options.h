@@ -38,11 +38,22 @@ class ParsedOptions {
   // The given value, else the spec's default.
   std::string get(const std::string& name) const;
   bool flag(const std::string& name) const { return given(name); }
-  Result<uint64_t> getUint(const std::string& name, uint64_t max) const;
-  // Seconds with an optional unit: 5, 5s, 500ms, 2m, 1h.
-  Result<double> getSeconds(const std::string& name) const;
-  // Bytes with an optional unit: 100, 64K, 100M, 2G.
-  Result<uint64_t> getBytes(const std::string& name) const;
+  // Numeric values are range-checked before they are converted, and every
+  // refusal has one form: "--NAME: expected KIND from MIN to MAX, got 'TEXT'".
+  // A whole number from `min` to `max`.
+  Result<uint64_t> getUint(const std::string& name, uint64_t min, uint64_t max) const;
+  Result<uint64_t> getUint(const std::string& name, uint64_t max) const { return getUint(name, 0, max); }
+  // Seconds with an optional unit (5, 5s, 500ms, 2m, 1h), from `min` to `max` seconds.
+  Result<double> getSeconds(const std::string& name, double min, double max) const;
+  Result<double> getSeconds(const std::string& name) const { return getSeconds(name, 0, kMaxSeconds); }
+  // Bytes with an optional unit (100, 64K, 100M, 2G, 1T), from `min` to `max`.
+  Result<uint64_t> getBytes(const std::string& name, uint64_t min, uint64_t max) const;
+  Result<uint64_t> getBytes(const std::string& name) const { return getBytes(name, 0, kMaxBytes); }
+  // The same, and a power of two (ring buffer sizes).
+  Result<uint64_t> getPowerOfTwoBytes(const std::string& name, uint64_t min, uint64_t max) const;
+  // Ten years, and 1 PiB: beyond any recording, far within what converts exactly.
+  static constexpr double kMaxSeconds = 10 * 365 * 86400.0;
+  static constexpr uint64_t kMaxBytes = 1ull << 50;
   const std::vector<std::string>& positional() const { return positional_; }
   // Every option given, for the recording header.
   const std::map<std::string, std::string>& values() const { return values_; }

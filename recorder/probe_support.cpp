@@ -30,9 +30,9 @@ bool parseIpAddress(const std::string& text, uint8_t out[16]) {
 void declareRecordingModeOptions(OptionSet& o) {
   const std::string g = "summary and details";
   o.add({"mode", 0, "MODE", "summary (in-kernel counts per interval), details (one record per event) or both", "both", g});
-  o.add({"interval", 'i', "SECONDS", "summary snapshot interval", "1s", g});
-  o.add({"summary-keys", 0, "N", "capacity of each in-kernel summary map", "16384", g});
-  o.add({"ring-size", 0, "BYTES", "ring buffer size for details records (power of two)", "16M", g});
+  o.add({"interval", 'i', "SECONDS", "summary snapshot interval, from 100ms to 24h", "1s", g});
+  o.add({"summary-keys", 0, "N", "capacity of each in-kernel summary map, from 16 to 16777216", "16384", g});
+  o.add({"ring-size", 0, "BYTES", "ring buffer size for details records: a power of two from 4K to 1G", "16M", g});
 }
 
 void declareProcessOptions(OptionSet& o) {
@@ -47,15 +47,11 @@ Result<RecordingMode> parseRecordingMode(const ParsedOptions& options) {
     return Status::error("--mode: expected summary, details or both, got '", m.mode, "'");
   m.details = m.mode != "summary";
   m.summary = m.mode != "details";
-  NT_ASSIGN_OR_RETURN(double interval, options.getSeconds("interval"));
-  if (interval < 0.1) return Status::error("--interval: must be at least 100ms");
+  NT_ASSIGN_OR_RETURN(double interval, options.getSeconds("interval", 0.1, 86400));
   m.interval_ns = static_cast<uint64_t>(interval * 1e9);
-  NT_ASSIGN_OR_RETURN(uint64_t keys, options.getUint("summary-keys", 1u << 24));
-  if (keys < 16) return Status::error("--summary-keys: at least 16");
+  NT_ASSIGN_OR_RETURN(uint64_t keys, options.getUint("summary-keys", 16, 1u << 24));
   m.summary_keys = static_cast<uint32_t>(keys);
-  NT_ASSIGN_OR_RETURN(uint64_t ring, options.getBytes("ring-size"));
-  if (ring < 4096 || (ring & (ring - 1)) != 0 || ring > (1ull << 30))
-    return Status::error("--ring-size: must be a power of two between 4K and 1G, got ", ring);
+  NT_ASSIGN_OR_RETURN(uint64_t ring, options.getPowerOfTwoBytes("ring-size", 4096, 1ull << 30));
   m.ring_bytes = static_cast<uint32_t>(ring);
   return m;
 }

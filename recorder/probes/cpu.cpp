@@ -29,11 +29,9 @@ class CpuProbe : public ProbeFamily {
 
   Status configure(const ParsedOptions& options, ProbeSetup& setup) override {
     if (!options.given("pid")) return Status::error("needs -p/--pid: the process whose threads to sample");
-    NT_ASSIGN_OR_RETURN(uint64_t pid, options.getUint("pid", INT32_MAX));
-    if (pid == 0) return Status::error("--pid: 0 is the idle task; give a process id");
+    NT_ASSIGN_OR_RETURN(uint64_t pid, options.getUint("pid", 1, INT32_MAX));
     pid_ = static_cast<uint32_t>(pid);
-    NT_ASSIGN_OR_RETURN(double interval, options.getSeconds("cpu-interval"));
-    if (interval < 0.05) return Status::error("--cpu-interval: must be at least 50ms");
+    NT_ASSIGN_OR_RETURN(double interval, options.getSeconds("cpu-interval", 0.05, 86400));
     interval_ns_ = static_cast<uint64_t>(interval * 1e9);
     if (access(("/proc/" + std::to_string(pid_) + "/task").c_str(), R_OK) != 0)
       return Status::error("--pid ", pid_, ": no such process (/proc/", pid_, "/task: ", errnoText(errno), ")");

@@ -58,13 +58,11 @@ class FutexProbe : public ProbeFamily {
     summary_keys_ = recording_mode.summary_keys;
     ring_bytes_ = recording_mode.ring_bytes;
     if (options.given("pid")) {
-      NT_ASSIGN_OR_RETURN(uint64_t pid, options.getUint("pid", INT32_MAX));
-      if (pid == 0) return Status::error("--pid: 0 is the idle task; give a process id");
+      NT_ASSIGN_OR_RETURN(uint64_t pid, options.getUint("pid", 1, INT32_MAX));
       cfg_.pid = static_cast<uint32_t>(pid);
     }
     if (options.given("tid")) {
-      NT_ASSIGN_OR_RETURN(uint64_t tid, options.getUint("tid", INT32_MAX));
-      if (tid == 0) return Status::error("--tid: 0 is the idle task; give a thread id");
+      NT_ASSIGN_OR_RETURN(uint64_t tid, options.getUint("tid", 1, INT32_MAX));
       cfg_.tid = static_cast<uint32_t>(tid);
     }
     NT_ASSIGN_OR_RETURN(uint64_t min_us, options.getUint("futex-min-wait", UINT64_MAX / 1000));

@@ -165,8 +165,7 @@ class LocksProbe : public ProbeFamily {
     ring_bytes_ = recording_mode.ring_bytes;
     if (!options.given("pid"))
       return Status::error("needs -p/--pid: uprobes go on the libc that process maps, and only its threads are traced");
-    NT_ASSIGN_OR_RETURN(uint64_t pid, options.getUint("pid", INT32_MAX));
-    if (pid == 0) return Status::error("--pid: 0 is the idle task; give a process id");
+    NT_ASSIGN_OR_RETURN(uint64_t pid, options.getUint("pid", 1, INT32_MAX));
     cfg_.pid = static_cast<uint32_t>(pid);
     if (access(("/proc/" + std::to_string(pid)).c_str(), F_OK) != 0)
       return Status::error("--pid ", pid, ": no such process (/proc/", pid, ": ", errnoText(errno), ")");
@@ -174,8 +173,7 @@ class LocksProbe : public ProbeFamily {
     cfg_.min_ns = min_us * 1000;
     cfg_.user_stacks = !options.flag("lock-no-user-stacks");
     cfg_.holder_stacks = cfg_.user_stacks && !options.flag("lock-no-holder-stacks");
-    NT_ASSIGN_OR_RETURN(uint64_t stacks, options.getUint("lock-stack-storage-size", 1u << 22));
-    if (stacks < 16) return Status::error("--lock-stack-storage-size: at least 16");
+    NT_ASSIGN_OR_RETURN(uint64_t stacks, options.getUint("lock-stack-storage-size", 16, 1u << 22));
     stack_entries_ = static_cast<uint32_t>(stacks);
 
     NT_ASSIGN_OR_RETURN(std::vector<MappedLibrary> libraries, findLibraries(cfg_.pid));

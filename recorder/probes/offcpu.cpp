@@ -66,13 +66,11 @@ class OffcpuProbe : public ProbeFamily {
     summary_keys_ = recording_mode.summary_keys;
     ring_bytes_ = recording_mode.ring_bytes;
     if (options.given("pid")) {
-      NT_ASSIGN_OR_RETURN(uint64_t pid, options.getUint("pid", INT32_MAX));
-      if (pid == 0) return Status::error("--pid: 0 is the idle task; give a process id");
+      NT_ASSIGN_OR_RETURN(uint64_t pid, options.getUint("pid", 1, INT32_MAX));
       cfg_.pid = static_cast<uint32_t>(pid);
     }
     if (options.given("tid")) {
-      NT_ASSIGN_OR_RETURN(uint64_t tid, options.getUint("tid", INT32_MAX));
-      if (tid == 0) return Status::error("--tid: 0 is the idle task; give a thread id");
+      NT_ASSIGN_OR_RETURN(uint64_t tid, options.getUint("tid", 1, INT32_MAX));
       cfg_.tid = static_cast<uint32_t>(tid);
     }
     NT_ASSIGN_OR_RETURN(uint64_t min_us, options.getUint("min-block-time", UINT64_MAX / 1000));
@@ -92,8 +90,7 @@ class OffcpuProbe : public ProbeFamily {
       return Status::error("--kernel-stacks-only and --user-stacks-only exclude each other");
     cfg_.user_stacks = !options.flag("kernel-stacks-only");
     cfg_.kernel_stacks = !options.flag("user-stacks-only");
-    NT_ASSIGN_OR_RETURN(uint64_t stacks, options.getUint("stack-storage-size", 1u << 22));
-    if (stacks < 16) return Status::error("--stack-storage-size: at least 16");
+    NT_ASSIGN_OR_RETURN(uint64_t stacks, options.getUint("stack-storage-size", 16, 1u << 22));
     stack_entries_ = static_cast<uint32_t>(stacks);
     if (cfg_.pid == 0 && cfg_.tid == 0)
       setup.warnings.push_back("no -p/--pid or --tid: tracing every thread of the host (the recorder excepted)");

@@ -174,18 +174,14 @@ class StagesProbe : public ProbeFamily {
     }
     NT_ASSIGN_OR_RETURN(uint64_t latency_us, options.getUint("latency-us", 3'600'000'000ull));
     latency_ns_ = latency_us * 1000;
-    NT_ASSIGN_OR_RETURN(double interval, options.getSeconds("interval"));
-    if (interval < 0.1) return Status::error("--interval: must be at least 100ms");
+    NT_ASSIGN_OR_RETURN(double interval, options.getSeconds("interval", 0.1, 86400));
     interval_ns_ = static_cast<uint64_t>(interval * 1e9);
-    NT_ASSIGN_OR_RETURN(uint64_t sessions, options.getUint("stages-sessions", 1u << 24));
-    if (sessions < 64) return Status::error("--stages-sessions: at least 64");
+    NT_ASSIGN_OR_RETURN(uint64_t sessions, options.getUint("stages-sessions", 64, 1u << 24));
     sessions_ = static_cast<uint32_t>(sessions);
     NT_ASSIGN_OR_RETURN(uint64_t flows, options.getUint("stages-flows", 1u << 22));
     flows_ = static_cast<uint32_t>(flows);
     stage_stacks_ = options.flag("stage-stacks");
-    NT_ASSIGN_OR_RETURN(uint64_t ring, options.getBytes("ring-size"));
-    if (ring < 4096 || (ring & (ring - 1)) != 0 || ring > (1ull << 30))
-      return Status::error("--ring-size: must be a power of two between 4K and 1G, got ", ring);
+    NT_ASSIGN_OR_RETURN(uint64_t ring, options.getPowerOfTwoBytes("ring-size", 4096, 1ull << 30));
     ring_bytes_ = static_cast<uint32_t>(ring);
 
     path_.clear();
