@@ -580,6 +580,17 @@ int runDiff(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   auto diff = Db::open(":memory:");
   if (!diff.isOk()) return failure(cli, diff.status());
   Status status = buildDiff(**before, args.positional[0], **after, args.positional[1], **diff);
+  if (status.isOk()) {
+    // Findings first, as in the HTML diff.
+    auto findings = evaluateFindings(**diff, FindingScope::kDiff);
+    if (findings.isOk()) {
+      cli.out << "Findings:\n";
+      printFindingList(*findings, cli.out);
+      cli.out << "\n";
+    } else {
+      status = findings.status();
+    }
+  }
   if (status.isOk()) status = printDiff(**diff, cli.out);
   const std::string out_path = args.get("output", "");
   if (status.isOk() && !out_path.empty()) status = writeDiffHtml(**diff, out_path);

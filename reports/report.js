@@ -121,6 +121,52 @@
     return box;
   }
 
+  // ------------------------------------------------------------ findings
+  // The ranked findings (analyzer/findings/*.sql): severity, what was found,
+  // the numbers, the next step, and the rows behind the numbers.
+  function renderFindings(w) {
+    var box = widgetBox('findings', null);
+    if (w.items.length === 0) {
+      box.appendChild(el('p', 'nt-note nt-ok', 'No findings: none of the ' + w.rules + ' rules matched.'));
+      return box;
+    }
+    var list = el('ol', 'nt-finding-list');
+    w.items.forEach(function (f) {
+      var item = el('li', 'nt-finding nt-finding-' + f.severity);
+      var head = el('div', 'nt-finding-head');
+      head.appendChild(el('span', 'nt-severity', f.severity));
+      head.appendChild(el('span', 'nt-finding-title', f.title));
+      item.appendChild(head);
+      [['Evidence', f.evidence], ['Next step', f.next]].forEach(function (part) {
+        if (!part[1]) return;
+        var line = el('p', 'nt-finding-line');
+        line.appendChild(el('span', 'nt-finding-label', part[0] + ': '));
+        line.appendChild(document.createTextNode(visible(part[1])));
+        item.appendChild(line);
+      });
+      if (f.rows.length) {
+        var table = el('table', 'nt-finding-rows');
+        var head_row = el('tr');
+        f.columns.forEach(function (c) { head_row.appendChild(el('th', null, c)); });
+        table.appendChild(el('thead')).appendChild(head_row);
+        var body = el('tbody');
+        f.rows.forEach(function (r) {
+          var tr = el('tr');
+          r.forEach(function (v) {
+            tr.appendChild(el('td', typeof v === 'number' ? 'nt-num' : null, typeof v === 'number' ? formatNumber(v) : v));
+          });
+          body.appendChild(tr);
+        });
+        table.appendChild(body);
+        item.appendChild(table);
+        if (f.total > f.rows.length) item.appendChild(emptyNote('First ' + f.rows.length + ' of ' + f.total + ' rows.'));
+      }
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
   // ------------------------------------------------------------ table
   function compareCells(a, b) {
     if (a === b) return 0;
@@ -481,6 +527,7 @@
     timeSeries: renderTimeSeries,
     stacks: renderStacks,
     flame: renderFlame,
+    findings: renderFindings,
     facts: renderFacts,
     note: renderNote,
     loss: renderLoss,

@@ -335,6 +335,8 @@ Status writeDiffHtml(Db& diff, const std::string& out_path) {
   }
   const std::string title = "nettrail diff: " + before_path + " \u2192 " + after_path;
   report.setDocumentInfo(title, -1, -1);
+  Status findings = addFindingsSection(diff, FindingScope::kDiff, report);
+  if (!findings) report.problem(findings.message());
   report.beginSection("diff", "Before and after",
                       "Each headline figure of the first recording next to the second, with the change. "
                       "Figures come from the probe families' _metric views.");

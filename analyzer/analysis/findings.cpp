@@ -1,6 +1,7 @@
 #include "analysis/findings.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -201,7 +202,33 @@ void ntDurationFunction(sqlite3_context* context, int, sqlite3_value** argv) {
   sqlite3_result_text(context, formatFindingDuration(sqlite3_value_double(argv[0])).c_str(), -1, SQLITE_TRANSIENT);
 }
 
+// nt_number(x): "1,234" for whole numbers, "12.3" from 10 up, "0.123" below.
+void ntNumberFunction(sqlite3_context* context, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+    sqlite3_result_null(context);
+    return;
+  }
+  sqlite3_result_text(context, formatFindingNumber(sqlite3_value_double(argv[0])).c_str(), -1, SQLITE_TRANSIENT);
+}
+
 }  // namespace
+
+std::string formatFindingNumber(double x) {
+  char buf[64];
+  if (!std::isfinite(x)) return "?";
+  if (x == std::floor(x) && std::fabs(x) < 1e15) {
+    std::snprintf(buf, sizeof(buf), "%.0f", std::fabs(x));
+    std::string digits = buf, grouped;
+    for (size_t i = 0; i < digits.size(); ++i) {
+      if (i > 0 && (digits.size() - i) % 3 == 0) grouped += ',';
+      grouped += digits[i];
+    }
+    return (x < 0 ? "-" : "") + grouped;
+  }
+  if (std::fabs(x) >= 10) std::snprintf(buf, sizeof(buf), "%.1f", x);
+  else std::snprintf(buf, sizeof(buf), "%.3g", x);
+  return buf;
+}
 
 std::string formatFindingDuration(double ns) {
   char buf[64];
@@ -270,11 +297,26 @@ Result<FindingsResult> evaluateFindingRules(Db& db, const std::vector<std::pair<
   if (sqlite3_create_function(db.raw(), "nt_duration", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
                               &ntDurationFunction, nullptr, nullptr) != SQLITE_OK)
     return Status::error("findings: register nt_duration(): ", sqlite3_errmsg(db.raw()));
+  if (sqlite3_create_function(db.raw(), "nt_number", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                              &ntNumberFunction, nullptr, nullptr) != SQLITE_OK)
+    return Status::error("findings: register nt_number(): ", sqlite3_errmsg(db.raw()));
 
   FindingsResult result;
   std::vector<std::pair<std::string, std::string>> rules;  // view, source
   std::set<std::string> seen;
   for (const auto& [stem, sql] : files) {
+    // A family's rules need its tables: a database ingested before the
+    // family existed (or a hand-made one) has none, and nothing to find there.
+    if (stem[0] != '_') {
+      NT_ASSIGN_OR_RETURN(Statement tables, db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                                       "substr(name, 1, length(?1) + 1) = ?1 || '_' LIMIT 1"));
+      tables.bind(1, std::string_view(stem));
+      NT_ASSIGN_OR_RETURN(bool has_tables, tables.step());
+      if (!has_tables) {
+        result.skipped_files.push_back(stem);
+        continue;
+      }
+    }
     Status status = runRuleFile(db, stem, sql);
     if (!status) result.problems.push_back(status.message());
     NT_ASSIGN_OR_RETURN(std::vector<std::string> views, ruleViews(db));

@@ -48,6 +48,9 @@ struct FindingsResult {
   std::vector<Finding> findings;      // ranked: severity, then score, then rule
   std::vector<std::string> problems;  // rules that could not run or gave bad rows
   int rules = 0;                      // rules evaluated
+  // Rule files of families this database has no tables of (ingested before
+  // the family existed): not evaluated, since there is nothing to find.
+  std::vector<std::string> skipped_files;
 };
 
 // Evidence rows kept per finding; the total says how many there were.
@@ -74,6 +77,9 @@ int findingSeverityRank(const std::string& severity);
 // A duration in ns as rules write it (SQL function nt_duration): "850 ns",
 // "12.5 µs", "3.40 ms", "2.50 s".
 std::string formatFindingDuration(double ns);
+
+// A number as rules write it (SQL function nt_number): "1,234", "12.3", "0.123".
+std::string formatFindingNumber(double x);
 
 // A cell as plain text: integers as digits, reals with up to 3 decimals, NULL as "".
 std::string findingCellText(const FindingCell& cell);

@@ -675,6 +675,75 @@ Status JsonReportBuilder::lossPanel(Db& db) {
 
 void JsonReportBuilder::problem(const std::string& message) { problems_.push_back(message); }
 
+void JsonReportBuilder::findings(const FindingsResult& result) {
+  JsonWriter w;
+  w.beginObject();
+  w.key("kind");
+  w.string("findings");
+  w.key("rules");
+  w.integer(result.rules);
+  w.key("items");
+  w.beginArray();
+  int counts[3] = {0, 0, 0};
+  for (const Finding& f : result.findings) {
+    ++counts[findingSeverityRank(f.severity)];
+    w.beginObject();
+    w.key("rule");
+    w.string(f.rule);
+    w.key("severity");
+    w.string(f.severity);
+    w.key("title");
+    w.string(f.title);
+    w.key("evidence");
+    w.string(f.evidence);
+    w.key("next");
+    w.string(f.next_step);
+    w.key("columns");
+    w.beginArray();
+    for (const std::string& c : f.evidence_columns) w.string(c);
+    w.endArray();
+    w.key("rows");
+    w.beginArray();
+    for (const auto& row : f.evidence_rows) {
+      w.beginArray();
+      for (const FindingCell& cell : row) {
+        switch (cell.kind) {
+          case FindingCell::Kind::kNull: w.null(); break;
+          case FindingCell::Kind::kInteger:
+            if (cell.integer > kMaxExactJsInteger || cell.integer < -kMaxExactJsInteger) w.string(std::to_string(cell.integer));
+            else w.integer(cell.integer);
+            break;
+          case FindingCell::Kind::kReal: w.number(cell.real); break;
+          case FindingCell::Kind::kText: w.string(cell.text); break;
+        }
+      }
+      w.endArray();
+    }
+    w.endArray();
+    w.key("total");
+    w.integer(f.evidence_total);
+    w.endObject();
+  }
+  w.endArray();
+  w.endObject();
+  addWidget(w.str());
+  for (const std::string& p : result.problems) problem("findings: " + p);
+  std::string summary;
+  static const char* const kNames[] = {"critical", "warning", "info"};
+  for (int i = 0; i < 3; ++i)
+    if (counts[i] > 0) summary += (summary.empty() ? "" : ", ") + std::to_string(counts[i]) + " " + kNames[i];
+  headline("Findings", summary.empty() ? "none" : summary);
+}
+
+Status addFindingsSection(Db& db, FindingScope scope, JsonReportBuilder& report) {
+  report.beginSection("findings", "Findings",
+                      "What stands out, most important first: each finding with the numbers behind it, the rows "
+                      "they come from and the next step. The rules are analyzer/findings/*.sql.");
+  NT_ASSIGN_OR_RETURN(FindingsResult result, evaluateFindings(db, scope));
+  report.findings(result);
+  return Status::ok();
+}
+
 void JsonReportBuilder::setDocumentInfo(const std::string& title, int64_t start_ms, int64_t end_ms) {
   title_ = title;
   start_ms_ = start_ms;
@@ -762,7 +831,10 @@ Status renderHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources,
   report.setDocumentInfo(title, start_ms, end_ms);
   report.headline("Host", host);
 
-  // First screen: what was recorded, where, when, and whether anything is missing.
+  // First screen: the findings; then what was recorded, where, when, and
+  // whether anything is missing.
+  Status findings = addFindingsSection(db, FindingScope::kRecording, report);
+  if (!findings) report.problem(findings.message());
   report.beginSection("recording", "Recording", "");
   std::vector<std::pair<std::string, std::string>> items;
   items.emplace_back("Host", host);

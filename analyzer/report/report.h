@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "analysis/findings.h"
 #include "core/clock_map.h"
 #include "core/db.h"
 #include "core/json.h"
@@ -49,6 +50,10 @@ class JsonReportBuilder : public ReportBuilder {
   Status lossPanel(Db& db);
   // Records a problem met while building the report; shown on the first screen.
   void problem(const std::string& message);
+  // The ranked findings (analysis/findings.h) as one widget, plus a "Findings"
+  // headline; rules that could not run become problems. Every report puts it
+  // first (addFindingsSection).
+  void findings(const FindingsResult& result);
 
   // Sets the page-level facts that go into the JSON document.
   void setDocumentInfo(const std::string& title, int64_t start_ms, int64_t end_ms);
@@ -97,7 +102,11 @@ struct ReportSectionSource {
 // addReportSections().
 std::vector<ReportSectionSource> familyReportSources(const std::vector<FamilyEntry>& families);
 
-// Builds the report: core sections, then each source's sections in order.
+// Runs the rules of `scope` over `db` and adds the "Findings" section: the
+// first screen of every report (recording and diff).
+Status addFindingsSection(Db& db, FindingScope scope, JsonReportBuilder& report);
+
+// Builds the report: findings, core sections, then each source's sections in order.
 Status renderHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, std::string* html);
 // The HTML page for an already built document (the report, or the diff report).
 Status renderHtmlDocument(const JsonReportBuilder& report, const std::string& title, std::string* html);

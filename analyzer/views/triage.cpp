@@ -78,9 +78,14 @@ void writeCell(JsonWriter& w, const FindingCell& cell) {
 
 Status printTriage(Db& db, const std::string& input, const FindingsResult& result, std::ostream& out) {
   out << escapeForTerminal(input) << ": " << recordingLine(db) << "\n";
+  printFindingList(result, out);
+  return Status::ok();
+}
+
+void printFindingList(const FindingsResult& result, std::ostream& out) {
   const size_t n = result.findings.size();
   if (n == 0) {
-    out << "No findings: none of the " << result.rules << " rules matched this recording.\n";
+    out << "No findings: none of the " << result.rules << " rules matched.\n";
   } else {
     out << n << (n == 1 ? " finding" : " findings") << " from " << result.rules << " rules, most important first:\n";
   }
@@ -109,7 +114,6 @@ Status printTriage(Db& db, const std::string& input, const FindingsResult& resul
     out << "\nRules that could not run (these findings may be incomplete):\n";
     for (const std::string& p : result.problems) out << wrap("  - ", escapeForTerminal(p));
   }
-  return Status::ok();
 }
 
 void writeTriageJson(Db& db, const std::string& input, const FindingsResult& result, JsonWriter& w) {

@@ -16,6 +16,9 @@ namespace nettrail {
 // Rules that could not run are listed after the findings.
 Status printTriage(Db& db, const std::string& input, const FindingsResult& result, std::ostream& out);
 
+// The findings alone (no heading), as printTriage and `nettrail diff` show them.
+void printFindingList(const FindingsResult& result, std::ostream& out);
+
 // The same as one JSON object: {"input", "host", "rules", "findings": [{"rule",
 // "source", "severity", "score", "title", "evidence", "next_step", "evidence_rows":
 // {"columns", "rows", "total"}}], "problems"}.

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#include "analysis/diff.h"
 #include "analysis/findings.h"
 #include "core/db.h"
 #include "integration/netns.h"
@@ -33,14 +34,24 @@ class FindingsTest : public ::testing::Test {
     if (!path_.empty() && !HasFailure()) std::remove(path_.c_str());
   }
 
+  // Records into `path` while `traffic` runs and ingests the file.
+  std::unique_ptr<Db> record(const std::string& path, const std::vector<std::string>& args,
+                             const std::function<void()>& traffic) {
+    std::vector<std::string> all = args;
+    for (const char* a : {"-o", path.c_str(), "--force", "-i", "200ms"}) all.push_back(a);
+    output_ = testing::recordWhile(all, traffic);
+    return testing::ingestForTest({path});
+  }
+
   // Records while `traffic` runs, ingests the file and evaluates the rules.
   FindingsResult recordAndTriage(const std::vector<std::string>& args, const std::function<void()>& traffic) {
-    std::vector<std::string> all = args;
-    for (const char* a : {"-o", path_.c_str(), "--force", "-i", "200ms"}) all.push_back(a);
-    output_ = testing::recordWhile(all, traffic);
-    db_ = testing::ingestForTest({path_});
+    db_ = record(path_, args, traffic);
     if (!db_) return {};
-    auto result = evaluateFindings(*db_, FindingScope::kRecording);
+    return evaluated(*db_, FindingScope::kRecording);
+  }
+
+  static FindingsResult evaluated(Db& db, FindingScope scope) {
+    auto result = evaluateFindings(db, scope);
     EXPECT_TRUE(result.isOk()) << result.status().message();
     if (!result.isOk()) return {};
     EXPECT_TRUE(result->problems.empty()) << ::testing::PrintToString(result->problems);
@@ -161,6 +172,112 @@ TEST_F(FindingsTest, FullFlowMapIsALossFindingRankedFirst) {
   auto drops = of(r, "drop_concentrated");
   ASSERT_EQ(drops.size(), 1u) << titles(r);
   EXPECT_NE(drops[0]->title.find("NO_SOCKET"), std::string::npos) << drops[0]->title;
+}
+
+// ---------------------------------------------------------------- diff
+
+// Two recordings of real drops: before, 10 dropped by an nftables rule; after,
+// the same 10 and 40 more to a closed port (a new reason).
+class FindingsDiffTest : public FindingsTest {
+ protected:
+  void SetUp() override {
+    FindingsTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_EQ(shell("ip netns exec " + net_->ns_b +
+                    " nft 'add table inet ntdiff; add chain inet ntdiff in { type filter hook input priority 0; }; "
+                    "add rule inet ntdiff in udp dport 7431 drop'"),
+              0);
+    before_path_ = testing::tempPath("before.ntr");
+    before_ = record(before_path_, {"--netns", testing::netnsArg(net_->ns_b)}, [&] {
+      EXPECT_EQ(runInNetns(net_->ns_a, [&] { return testing::udpSend(net_->ip_b, 7431, 10) == 10 ? 0 : 1; }), 0);
+    });
+    ASSERT_TRUE(before_);
+  }
+  void TearDown() override {
+    if (!before_path_.empty() && !HasFailure()) std::remove(before_path_.c_str());
+    FindingsTest::TearDown();
+  }
+  void recordAfter() {
+    db_ = record(path_, {"--netns", testing::netnsArg(net_->ns_b)}, [&] {
+      EXPECT_EQ(runInNetns(net_->ns_a, [&] {
+        return testing::udpSend(net_->ip_b, 7431, 10) == 10 && testing::udpSend(net_->ip_b, 7432, 40) == 40 ? 0 : 1;
+      }), 0);
+    });
+    ASSERT_TRUE(db_);
+  }
+  // The findings of `nettrail diff first second`.
+  FindingsResult diff(Db& first, const std::string& first_path, Db& second, const std::string& second_path) {
+    auto out = Db::open(":memory:");
+    EXPECT_TRUE(out.isOk());
+    diff_ = std::move(*out);
+    Status status = buildDiff(first, first_path, second, second_path, *diff_);
+    EXPECT_TRUE(status.isOk()) << status.message();
+    return evaluated(*diff_, FindingScope::kDiff);
+  }
+  int64_t diffCount(const std::string& sql) { return testing::queryCount(*diff_, sql); }
+
+  std::string before_path_;
+  std::unique_ptr<Db> before_;
+  std::unique_ptr<Db> diff_;
+};
+
+TEST_F(FindingsDiffTest, DiffNamesWhatRoseAndWhatIsNew) {
+  recordAfter();
+  FindingsResult r = diff(*before_, before_path_, *db_, path_);
+  ASSERT_EQ(diffCount("SELECT after FROM diff_breakdown WHERE family = 'drop' AND dimension = 'reason' AND "
+                      "key = 'NO_SOCKET' AND before = 0"),
+            40);
+  auto rose = of(r, "diff_rose");
+  bool reasons = false;
+  for (const Finding* f : rose) {
+    if (f->title.rfind("drop reasons rose: 1 \u2192 2", 0) == 0) {
+      reasons = true;
+      EXPECT_NE(f->evidence.find("1 in the first recording, 2 in the second; most of the rise: reason NO_SOCKET (+40)"),
+                std::string::npos)
+          << f->evidence;
+      EXPECT_NE(f->next_step.find("nettrail triage " + path_), std::string::npos) << f->next_step;
+      ASSERT_FALSE(f->evidence_rows.empty());
+      EXPECT_EQ(f->evidence_rows[0][1].text, "NO_SOCKET");
+    }
+  }
+  EXPECT_TRUE(reasons) << titles(r);
+  // The new reason (and its location), at its share of the second recording's drops.
+  bool new_reason = false;
+  for (const Finding* f : of(r, "diff_new_key")) {
+    if (f->title != "New in the second recording: drop reason NO_SOCKET (40)") continue;
+    new_reason = true;
+    EXPECT_EQ(f->severity, "warning");
+    EXPECT_EQ(f->score, 80);
+    EXPECT_EQ(f->evidence, "0 in the first recording, 40 in the second, of 50 in all");
+  }
+  EXPECT_TRUE(new_reason) << titles(r);
+  // Nothing fell: the nftables drops are the same 10.
+  EXPECT_TRUE(of(r, "diff_fell").empty()) << titles(r);
+}
+
+TEST_F(FindingsDiffTest, DiffNamesWhatFell) {
+  recordAfter();
+  FindingsResult r = diff(*db_, path_, *before_, before_path_);
+  auto fell = of(r, "diff_fell");
+  bool reasons = false;
+  for (const Finding* f : fell) {
+    EXPECT_EQ(f->severity, "info");
+    if (f->title.rfind("drop reasons fell: 2 \u2192 1", 0) == 0) {
+      reasons = true;
+      EXPECT_NE(f->evidence.find("most of the fall: reason NO_SOCKET (-40)"), std::string::npos) << f->evidence;
+    }
+  }
+  EXPECT_TRUE(reasons) << titles(r);
+  EXPECT_TRUE(of(r, "diff_new_key").empty()) << titles(r);
+  EXPECT_TRUE(of(r, "diff_rose").empty()) << titles(r);
+}
+
+TEST_F(FindingsDiffTest, DiffOfARecordingWithItselfFindsNothing) {
+  FindingsResult r = diff(*before_, before_path_, *before_, before_path_);
+  // The figures are there (10 drops on both sides) and nothing changed.
+  ASSERT_EQ(diffCount("SELECT COUNT(*) FROM diff_metric WHERE name = 'drops' AND before = 10 AND after = 10"), 1);
+  EXPECT_TRUE(r.findings.empty()) << titles(r);
+  EXPECT_EQ(r.rules, 3);
 }
 
 }  // namespace

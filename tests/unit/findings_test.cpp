@@ -15,9 +15,11 @@
 #include <set>
 #include <sstream>
 
+#include "analysis/diff.h"
 #include "cli.h"
 #include "core/embedded_assets.h"
 #include "ingest/ingest.h"
+#include "report/report.h"
 #include "testing/test_recordings.h"
 
 namespace nettrail {
@@ -58,7 +60,7 @@ TEST(Findings, RanksBySeverityThenScoreAndKeepsTheEvidenceRows) {
       "-- Always one note.\n"
       "CREATE TEMP VIEW finding_t_note AS SELECT 'info' AS severity, 100 AS score, 'a note' AS title, "
       "'' AS evidence, '' AS next_step, NULL AS evidence_sql;\n";
-  FindingsResult r = evaluate(*db, {{"t", kThresholdRule}, {"u", info_rule}});
+  FindingsResult r = evaluate(*db, {{"_t", kThresholdRule}, {"_u", info_rule}});
   EXPECT_TRUE(r.problems.empty()) << problems(r);
   EXPECT_EQ(r.rules, 2);
   ASSERT_EQ(r.findings.size(), 4u);
@@ -68,9 +70,9 @@ TEST(Findings, RanksBySeverityThenScoreAndKeepsTheEvidenceRows) {
   EXPECT_EQ(r.findings[1].title, "b is 50");
   EXPECT_EQ(r.findings[2].title, "c is 20");
   EXPECT_EQ(r.findings[3].title, "a note");
-  EXPECT_EQ(r.findings[3].source, "u");
+  EXPECT_EQ(r.findings[3].source, "_u");
   EXPECT_EQ(r.findings[0].rule, "t_big");
-  EXPECT_EQ(r.findings[0].source, "t");
+  EXPECT_EQ(r.findings[0].source, "_t");
   EXPECT_EQ(r.findings[0].evidence, "150");
   EXPECT_EQ(r.findings[0].next_step, "shrink d");
   ASSERT_EQ(r.findings[0].evidence_columns, (std::vector<std::string>{"name", "n"}));
@@ -85,7 +87,7 @@ TEST(Findings, EvidenceIsCutAtTheLimitAndCounted) {
   auto db = memoryDb();
   exec(*db, "CREATE TABLE t(n INTEGER); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 25) "
             "INSERT INTO t SELECT i FROM c");
-  FindingsResult r = evaluate(*db, {{"t", "-- x\nCREATE TEMP VIEW finding_t_all AS SELECT 'info' AS severity, "
+  FindingsResult r = evaluate(*db, {{"_t", "-- x\nCREATE TEMP VIEW finding_t_all AS SELECT 'info' AS severity, "
                                           "0 AS score, 'all' AS title, '' AS evidence, '' AS next_step, "
                                           "'SELECT n FROM t ORDER BY n' AS evidence_sql;"}});
   ASSERT_EQ(r.findings.size(), 1u) << problems(r);
@@ -112,10 +114,10 @@ TEST(Findings, BadRulesAreProblemsAndTheOthersStillRun) {
       "-- Evidence that would write.\n"
       "CREATE TEMP VIEW finding_x_writes AS SELECT 'info' AS severity, 1 AS score, 'w' AS title, '' AS evidence, "
       "'' AS next_step, 'DELETE FROM t' AS evidence_sql;\n";
-  FindingsResult r = evaluate(*db, {{"x", missing_column + bad_severity + missing_table + writing_evidence},
-                                    {"t", kThresholdRule}});
+  FindingsResult r = evaluate(*db, {{"_x", missing_column + bad_severity + missing_table + writing_evidence},
+                                    {"_t", kThresholdRule}});
   ASSERT_EQ(r.problems.size(), 4u) << problems(r);
-  EXPECT_NE(r.problems[0].find("rule x_short (findings/x.sql): no column next_step"), std::string::npos) << problems(r);
+  EXPECT_NE(r.problems[0].find("rule x_short (findings/_x.sql): no column next_step"), std::string::npos) << problems(r);
   EXPECT_NE(r.problems[1].find("severity 'urgent'"), std::string::npos) << problems(r);
   EXPECT_NE(r.problems[2].find("no such table: nosuch_table"), std::string::npos) << problems(r);
   EXPECT_NE(r.problems[3].find("evidence_sql must only read"), std::string::npos) << problems(r);
@@ -126,6 +128,19 @@ TEST(Findings, BadRulesAreProblemsAndTheOthersStillRun) {
   EXPECT_EQ(*db->queryInt("SELECT COUNT(*) FROM t"), 1);
 }
 
+TEST(Findings, AFamilysRulesAreSkippedWhenTheDatabaseHasNoneOfItsTables) {
+  auto db = memoryDb();
+  exec(*db, "CREATE TABLE t_rows(name TEXT, n INTEGER); CREATE TABLE t(name TEXT, n INTEGER); "
+            "INSERT INTO t VALUES ('b', 50)");
+  const std::string rule = std::string(kThresholdRule);
+  FindingsResult r = evaluate(*db, {{"tun", "-- r\nCREATE TEMP VIEW finding_tun_x AS SELECT * FROM tun_queue;"},
+                                    {"_t", rule}});
+  EXPECT_TRUE(r.problems.empty()) << problems(r);
+  EXPECT_EQ(r.skipped_files, std::vector<std::string>{"tun"});
+  EXPECT_EQ(r.rules, 1);
+  EXPECT_EQ(r.findings.size(), 1u);
+}
+
 TEST(Findings, RuleFilesMayOnlyCreateTempFindingViews) {
   auto db = memoryDb();
   exec(*db, "CREATE TABLE t(name TEXT, n INTEGER); INSERT INTO t VALUES ('b', 50)");
@@ -133,9 +148,9 @@ TEST(Findings, RuleFilesMayOnlyCreateTempFindingViews) {
                                  std::string("CREATE TEMP VIEW other_name AS SELECT 1;"),
                                  std::string("DELETE FROM t;"), std::string("CREATE TEMP TABLE finding_x AS SELECT 1;")}) {
     SCOPED_TRACE(sql);
-    FindingsResult r = evaluate(*db, {{"x", sql}, {"t", kThresholdRule}});
+    FindingsResult r = evaluate(*db, {{"_x", sql}, {"_t", kThresholdRule}});
     ASSERT_EQ(r.problems.size(), 1u) << problems(r);
-    EXPECT_EQ(r.problems[0].rfind("findings/x.sql: ", 0), 0u) << problems(r);
+    EXPECT_EQ(r.problems[0].rfind("findings/_x.sql: ", 0), 0u) << problems(r);
     EXPECT_EQ(r.findings.size(), 1u);
     EXPECT_EQ(*db->queryInt("SELECT COUNT(*) FROM t"), 1);
     EXPECT_EQ(*db->queryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'view'"), 0);
@@ -152,7 +167,7 @@ TEST(Findings, RunsTwiceOnOneConnectionAndOnReadOnlyDatabases) {
   auto db = Db::open(path, /*read_only=*/true);
   ASSERT_TRUE(db.isOk()) << db.status().message();
   for (int run = 0; run < 2; ++run) {
-    FindingsResult r = evaluate(**db, {{"t", kThresholdRule}});
+    FindingsResult r = evaluate(**db, {{"_t", kThresholdRule}});
     EXPECT_TRUE(r.problems.empty()) << problems(r);
     EXPECT_EQ(r.findings.size(), 1u);
   }
@@ -168,7 +183,7 @@ TEST(Findings, DurationsReadTheSameInEveryRule) {
   EXPECT_EQ(formatFindingDuration(240'000'000), "240.0 ms");
   EXPECT_EQ(formatFindingDuration(2'500'000'000), "2.50 s");
   auto db = memoryDb();
-  FindingsResult r = evaluate(*db, {{"x", "-- d\nCREATE TEMP VIEW finding_x_d AS SELECT 'info' AS severity, 0 AS "
+  FindingsResult r = evaluate(*db, {{"_x", "-- d\nCREATE TEMP VIEW finding_x_d AS SELECT 'info' AS severity, 0 AS "
                                           "score, 'waited ' || nt_duration(3400000) AS title, '' AS evidence, '' "
                                           "AS next_step, NULL AS evidence_sql;"}});
   ASSERT_EQ(r.findings.size(), 1u) << problems(r);
@@ -320,6 +335,62 @@ TEST(TriageCli, PrintsRankedFindingsWithRecordedTextEscaped) {
   EXPECT_NE(o2.str().find("NO_SOCKET"), std::string::npos) << o2.str();
   EXPECT_NE(e2.str().find("/nonexistent/x.ntr"), std::string::npos) << e2.str();
   std::remove(path.c_str());
+}
+
+// The JSON data block of a report page.
+std::string reportData(const std::string& html) {
+  const std::string open = "<script type=\"application/json\" id=\"nt-data\">";
+  const size_t at = html.find(open);
+  if (at == std::string::npos) return "";
+  const size_t end = html.find("</script>", at);
+  return html.substr(at + open.size(), end - at - open.size());
+}
+
+std::unique_ptr<Db> ingestSynthetic(const testing::SyntheticRecording& rec, const std::string& stem) {
+  const std::string path = testing::tempPath(stem);
+  testing::writeSyntheticRecording(path, rec);
+  auto db = memoryDb();
+  Status status = ingestRecordings({path}, *db, IngestOptions{});
+  EXPECT_TRUE(status.isOk()) << status.message();
+  std::remove(path.c_str());
+  return db;
+}
+
+// The first section of the report is the findings list, before the
+// recording's facts; the headline strip counts them (canned recording).
+TEST(FindingsReport, FindingsAreTheFirstSectionOfTheReportAndOfTheDiff) {
+  testing::SyntheticRecording rec;
+  for (int i = 0; i < 12; ++i) rec.drops.push_back({.time_ns = 2'000'000'000ull + i * 1000ull});
+  auto db = ingestSynthetic(rec, "report.ntr");
+  std::string html;
+  Status status = renderHtmlReport(*db, &html);
+  ASSERT_TRUE(status.isOk()) << status.message();
+  const std::string data = reportData(html);
+  const size_t findings = data.find("\"sections\":[{\"id\":\"findings\"");
+  ASSERT_NE(findings, std::string::npos) << data.substr(0, 2000);
+  EXPECT_LT(findings, data.find("\"id\":\"recording\""));
+  EXPECT_NE(data.find("{\"kind\":\"findings\",\"rules\":"), std::string::npos);
+  EXPECT_NE(data.find("\"rule\":\"drop_concentrated\",\"severity\":\"critical\",\"title\":\"100% of drops are "
+                      "NO_SOCKET"),
+            std::string::npos)
+      << data.substr(0, 3000);
+  EXPECT_NE(data.find("{\"label\":\"Findings\",\"value\":\"1 critical\"}"), std::string::npos);
+  EXPECT_NE(std::string(embeddedAsset("reports/report.js")).find("findings: renderFindings"), std::string::npos);
+
+  // The diff report too: the second recording has 12 drops more of a new reason.
+  testing::SyntheticRecording more = rec;
+  for (int i = 0; i < 12; ++i) more.drops.push_back({.time_ns = 2'100'000'000ull + i * 1000ull, .reason = 6});
+  auto after = ingestSynthetic(more, "after.ntr");
+  auto diff = memoryDb();
+  ASSERT_TRUE(buildDiff(*db, "before.ntr", *after, "after.ntr", *diff).isOk());
+  const std::string out = testing::tempPath("diff.html");
+  status = writeDiffHtml(*diff, out);
+  ASSERT_TRUE(status.isOk()) << status.message();
+  const std::string diff_data = reportData(testing::readFile(out));
+  std::remove(out.c_str());
+  EXPECT_NE(diff_data.find("\"sections\":[{\"id\":\"findings\""), std::string::npos) << diff_data.substr(0, 2000);
+  EXPECT_NE(diff_data.find("New in the second recording: drop reason NETFILTER_DROP (12)"), std::string::npos)
+      << diff_data.substr(0, 3000);
 }
 
 }  // namespace
