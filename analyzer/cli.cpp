@@ -40,6 +40,10 @@ namespace locks {
 // analyzer/families/locks.cpp: the terminal view of `nettrail locks`.
 Status printLocksView(Db& db, int top, std::ostream& out);
 }  // namespace locks
+namespace kmsg {
+// analyzer/families/kmsg.cpp: the terminal view of `nettrail kmsg`.
+Status printKmsgView(Db& db, int top, std::ostream& out);
+}  // namespace kmsg
 namespace {
 
 struct OptionSpec {
@@ -426,6 +430,10 @@ int runLocks(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   return runFamilyView(verb, args, cli, 10, &locks::printLocksView);
 }
 
+int runKmsg(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
+  return runFamilyView(verb, args, cli, 200, &kmsg::printKmsgView);
+}
+
 int runEvents(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   if (int rc = needPositional(verb, args, 1, cli)) return rc;
   int64_t limit = 50;
@@ -722,6 +730,15 @@ const std::vector<Verb>& verbs() {
        "single waits with the holder's hold time. Lock functions that could not be probed are listed first.",
        {{"top", 't', true, "Rows per table (default 10)"}},
        &runLocks},
+      {"kmsg", "Kernel log lines logged while recording, like dmesg, with wall-clock times",
+       "nettrail kmsg FILE.ntr|FILE.db [-t N]",
+       "From the kmsg family (nettrail-record --families kmsg,...): the IRQs the kernel's spurious-interrupt "
+       "detector reported or switched off (\"irq N: nobody cared\", \"Disabling IRQ #N\"), then the lines in "
+       "order with their wall-clock time, the kernel's own timestamp and facility.level. Times are on the "
+       "recording's clock: the kernel stamps lines with local_clock(), measured against CLOCK_BOOTTIME while "
+       "recording. All lines: nettrail query FILE 'SELECT * FROM kmsg_event'.",
+       {{"top", 't', true, "Lines printed (default 200)"}},
+       &runKmsg},
       {"triage", "Findings first: the patterns in a recording, ranked, with evidence and the next step",
        "nettrail triage FILE.ntr|FILE.db [FILE2 ...] [--json]",
        "Runs the rules of analyzer/findings/ (docs/architecture.md, \"Findings\") and prints what they found, most "
