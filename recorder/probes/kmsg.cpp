@@ -155,9 +155,8 @@ class KmsgProbe : public ProbeFamily {
 
   Status configure(const ParsedOptions& options, ProbeSetup& setup) override {
     NT_ASSIGN_OR_RETURN(uint64_t level, options.getUint("kmsg-level", 7));
-    NT_ASSIGN_OR_RETURN(uint64_t max_lines, options.getUint("kmsg-max-lines", UINT32_MAX));
+    NT_ASSIGN_OR_RETURN(uint64_t max_lines, options.getUint("kmsg-max-lines", 1, UINT32_MAX));
     NT_ASSIGN_OR_RETURN(double backlog, options.getSeconds("kmsg-backlog"));
-    if (backlog < 0) return Status::error("--kmsg-backlog: must not be negative");
     limits_.max_level = static_cast<uint8_t>(level);
     limits_.max_lines = max_lines;
     backlog_ns_ = static_cast<uint64_t>(backlog * 1e9);
