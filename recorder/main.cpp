@@ -37,7 +37,9 @@ void declareSessionOptions(OptionSet& o) {
   o.add({"max-files", 0, "N", "keep at most N files, deleting the oldest (needs rotation)", "", g});
   o.add({"zstd-level", 0, "N", "compression level from 1 to 19 (1 is fastest and, on event batches, about as small)", "1", g});
   o.add({"attach-strategy", 0, "NAME", "use only this attach strategy (tp_btf, raw_tp, tracepoint, ...)", "", g});
-  o.add({"force", 0, "", "overwrite an existing output file", "", g});
+  o.add({"force", 0, "", "replace existing output files (a symbolic link is replaced, never followed)", "", g});
+  o.add({"group-readable", 0, "", "create recordings with mode 0640 instead of 0600 (the group: a setgid "
+                                  "directory's, else the recorder's)", "", g});
   o.add({"json", 0, "", "machine-readable output (check, list)", "", g});
   o.add({"verbose", 'v', "", "show libbpf's messages (verifier logs on failures)", "", g});
   o.add({"quiet", 'q', "", "print nothing but errors", "", g});
@@ -191,10 +193,16 @@ int run(int argc, char** argv) {
     if (!check(level.status())) return 2;
     session.zstd_level = static_cast<int>(*level);
   }
-  if (!parsed->flag("force") && access(session.output.c_str(), F_OK) == 0) {
-    std::fprintf(stderr, "nettrail-record: %s exists; use --force to overwrite it or -o another file\n",
-                 session.output.c_str());
-    return 1;
+  session.output_file.mode = parsed->flag("group-readable") ? kGroupReadableFileMode : kPrivateFileMode;
+  session.output_file.replace = parsed->flag("force");
+  session.output_file.exists_hint = "use --force to replace it or -o another file";
+  if (!parsed->flag("force")) {
+    const bool rotating = session.rotation.max_bytes > 0 || session.rotation.max_seconds > 0;
+    Status free = RecordingSink::checkNamesFree(session.output, rotating, session.output_file.exists_hint);
+    if (!free.isOk()) {
+      std::fprintf(stderr, "nettrail-record: %s\n", free.message().c_str());
+      return 1;
+    }
   }
 
   struct sigaction action = {};

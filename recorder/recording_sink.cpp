@@ -1,5 +1,6 @@
 #include "recording_sink.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,15 +11,21 @@
 namespace nettrail {
 
 RecordingSink::RecordingSink(std::string base_path, RotationPolicy policy, int zstd_level,
-                             const Kallsyms* kallsyms)
-    : base_path_(std::move(base_path)), policy_(policy), zstd_level_(zstd_level), kallsyms_(kallsyms) {}
+                             const Kallsyms* kallsyms, OutputOptions output)
+    : base_path_(std::move(base_path)),
+      policy_(policy),
+      zstd_level_(zstd_level),
+      output_(std::move(output)),
+      kallsyms_(kallsyms) {}
 
 RecordingSink::~RecordingSink() = default;
 
-std::string RecordingSink::segmentPath(uint32_t segment) const {
-  if (segment == 0) return base_path_;
-  // host.ntr -> host.1.ntr; names without the extension just get .N
-  std::string path = base_path_;
+namespace {
+
+// host.ntr -> host.1.ntr; names without the extension just get .N
+std::string segmentPathOf(const std::string& base_path, uint32_t segment) {
+  if (segment == 0) return base_path;
+  std::string path = base_path;
   size_t dot = path.rfind('.');
   size_t slash = path.rfind('/');
   std::string suffix = "." + std::to_string(segment);
@@ -26,20 +33,64 @@ std::string RecordingSink::segmentPath(uint32_t segment) const {
   return path + suffix;
 }
 
+std::string fileNameOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+}  // namespace
+
+std::string RecordingSink::segmentPath(uint32_t segment) const { return segmentPathOf(base_path_, segment); }
+
+Status RecordingSink::checkNamesFree(const std::string& base_path, bool rotating, const std::string& hint) {
+  std::string name;
+  NT_ASSIGN_OR_RETURN(std::shared_ptr<const OutputDirectory> dir, OutputDirectory::openFor(base_path, &name));
+  auto taken = [&](const std::string& what) {
+    return Status::error(dir->pathOf(what), dir->isSymlink(what) ? " exists (a symbolic link)" : " exists", "; ", hint);
+  };
+  if (dir->has(name)) return taken(name);
+  if (!rotating) return Status::ok();
+  // Segment N is named like segmentPathOf(name, N): the part before and after
+  // its number are fixed.
+  const std::string pattern = segmentPathOf(name, 4242);
+  const size_t at = pattern.find(".4242");
+  const std::string before = pattern.substr(0, at + 1), after = pattern.substr(at + 5);
+  DIR* listing = fdopendir(dup(dir->fd()));
+  if (!listing) return Status::error("list ", dir->pathOf("."), ": ", errnoText(errno));
+  std::string found;
+  while (dirent* entry = readdir(listing)) {
+    const std::string entry_name = entry->d_name;
+    if (entry_name.size() <= before.size() + after.size() || entry_name.compare(0, before.size(), before) != 0 ||
+        entry_name.compare(entry_name.size() - after.size(), after.size(), after) != 0)
+      continue;
+    const std::string number = entry_name.substr(before.size(), entry_name.size() - before.size() - after.size());
+    if (number.find_first_not_of("0123456789") == std::string::npos && number[0] != '0') {
+      found = entry_name;
+      break;
+    }
+  }
+  closedir(listing);
+  return found.empty() ? Status::ok() : taken(found);
+}
+
 Status RecordingSink::open(HeaderFiller header_filler) {
   header_filler_ = std::move(header_filler);
+  // The directory is opened once: segments are created and removed relative
+  // to it, also after the recorder has given up the privileges it opened with.
+  std::string name;
+  NT_ASSIGN_OR_RETURN(dir_, OutputDirectory::openFor(base_path_, &name));
   return startSegment();
 }
 
 Status RecordingSink::startSegment() {
   RecordingWriter::Options options;
   options.zstd_level = zstd_level_;
+  options.output = output_;
   std::string path = segmentPath(segment_);
-  NT_ASSIGN_OR_RETURN(writer_, RecordingWriter::create(path, options));
+  NT_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> file,
+                      OutputFile::create(dir_, fileNameOf(path), OutputFile::Naming::kNow, output_));
+  NT_ASSIGN_OR_RETURN(writer_, RecordingWriter::create(std::move(file), options));
   files_.push_back(path);
   if (policy_.max_files > 0) {
     while (files_.size() > policy_.max_files) {
-      ::unlink(files_.front().c_str());
+      (void)dir_->remove(fileNameOf(files_.front()));
       files_.erase(files_.begin());
     }
   }

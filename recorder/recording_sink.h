@@ -32,8 +32,16 @@ class RecordingSink {
   // `header_builder` fills a Header for segment N (called at start and on rotation).
   using HeaderFiller = std::function<void(Header::Builder, uint32_t segment)>;
 
-  RecordingSink(std::string base_path, RotationPolicy policy, int zstd_level, const Kallsyms* kallsyms);
+  // Every segment is an OutputFile named at creation, with `output`'s mode
+  // and replace policy, in the directory of `base_path` opened once by open().
+  RecordingSink(std::string base_path, RotationPolicy policy, int zstd_level, const Kallsyms* kallsyms,
+                OutputOptions output = {});
   ~RecordingSink();
+
+  // Before anything is loaded: an error naming the first file that has the
+  // name of `base_path` or, when `rotating`, of one of its segments (a
+  // symbolic link counts, even one pointing nowhere).
+  static Status checkNamesFree(const std::string& base_path, bool rotating, const std::string& hint);
 
   Status open(HeaderFiller header_filler);
   // Writes a batch chunk; pending table entries go first. May rotate after it.
@@ -81,6 +89,8 @@ class RecordingSink {
   std::string base_path_;
   RotationPolicy policy_;
   int zstd_level_;
+  OutputOptions output_;
+  std::shared_ptr<const OutputDirectory> dir_;  // base_path_'s, opened once
   const Kallsyms* kallsyms_;
   HeaderFiller header_filler_;
   std::unique_ptr<RecordingWriter> writer_;

@@ -398,7 +398,7 @@ Result<SessionSummary> Session::run(const ParsedOptions& parsed) {
   HostFacts host = readHostFacts();
   const std::string recording_id = randomId();
   const ClockSample start = sampleClocks();
-  RecordingSink sink(options_.output, options_.rotation, options_.zstd_level, &kallsyms);
+  RecordingSink sink(options_.output, options_.rotation, options_.zstd_level, &kallsyms, options_.output_file);
   auto fill_header = [&](Header::Builder header, uint32_t segment) {
     header.setFormatVersion(kFormatVersion);
     header.setRecorderVersion(NT_VERSION);

@@ -13,6 +13,7 @@ namespace nettrail {
 
 struct SessionOptions {
   std::string output;
+  OutputOptions output_file;  // mode (--group-readable), replace (--force)
   double duration_seconds = 0;  // 0 = until SIGINT/SIGTERM
   std::vector<std::string> families;
   RotationPolicy rotation;

@@ -1,5 +1,4 @@
 #include <capnp/serialize.h>
-#include <fcntl.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -34,11 +33,19 @@ kj::ArrayPtr<const capnp::byte> FramedMessageBuilder::framed() {
 
 Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(const std::string& path,
                                                                  const Options& options) {
+  NT_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> file,
+                      OutputFile::create(path, OutputFile::Naming::kNow, options.output));
+  return create(std::move(file), options);
+}
+
+Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(std::unique_ptr<OutputFile> file,
+                                                                 const Options& options) {
   std::unique_ptr<RecordingWriter> writer(new RecordingWriter());
-  writer->path_ = path;
+  writer->path_ = file->path();
   writer->options_ = options;
-  writer->fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (writer->fd_ < 0) return Status::error("create ", path, ": ", errnoText(errno));
+  writer->fd_ = file->fd();
+  writer->file_ = std::move(file);
+  const std::string& path = writer->path_;
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   if (!cctx) return Status::error("create ", path, ": zstd context allocation failed");
   writer->cctx_ = cctx;
@@ -145,9 +152,10 @@ Status RecordingWriter::write(capnp::MessageBuilder& chunk_message) {
 Status RecordingWriter::close() {
   if (fd_ < 0) return Status::ok();
   Status status = sticky_error_;
-  if (options_.sync_on_close && fsync(fd_) != 0 && status.isOk() && errno != EINVAL)
-    status = Status::error("fsync ", path_, ": ", errnoText(errno));
-  if (::close(fd_) != 0 && status.isOk()) status = Status::error("close ", path_, ": ", errnoText(errno));
+  // fsyncs file and directory when durable, and closes.
+  Status committed = file_->commit();
+  if (status.isOk()) status = committed;
+  file_.reset();
   fd_ = -1;
   return status;
 }

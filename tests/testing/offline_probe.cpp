@@ -8,7 +8,9 @@ Result<std::unique_ptr<OfflineProbe>> startOfflineProbe(const std::string& famil
                                                          const std::vector<std::string>& args,
                                                          const std::string& path, int zstd_level) {
   auto offline = std::make_unique<OfflineProbe>();
-  offline->sink = std::make_unique<RecordingSink>(path, RotationPolicy{}, zstd_level, nullptr);
+  OutputOptions output;
+  output.replace = true;  // tests and benches reuse their scratch paths
+  offline->sink = std::make_unique<RecordingSink>(path, RotationPolicy{}, zstd_level, nullptr, output);
   NT_RETURN_IF_ERROR(offline->sink->open([](Header::Builder header, uint32_t) {
     header.setFormatVersion(kFormatVersion);
     header.setHostName("offline");

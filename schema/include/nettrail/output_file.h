@@ -102,8 +102,9 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
 
   int fd() const { return fd_; }
-  // The final path, for messages.
+  // The final path, for messages, and the name in directory().
   const std::string& path() const { return path_; }
+  const std::string& name() const { return name_; }
   // kAtomicNamed (and kAtomic without O_TMPFILE): the temporary's path, until
   // commit() or discard(); empty otherwise.
   const std::string& temporaryPath() const { return temp_path_; }

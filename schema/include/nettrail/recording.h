@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "nettrail/output_file.h"
 #include "nettrail/status.h"
 #include "recording.capnp.h"
 
@@ -53,15 +54,19 @@ class RecordingWriter {
  public:
   struct Options {
     int zstd_level = 3;
-    bool sync_on_close = true;
+    // Mode, replace, and durable: fsync file and directory on close.
+    OutputOptions output;
   };
-  // Creates (truncates) `path` and writes the file magic. The header chunk must be
-  // the first chunk written.
+  // Creates `path` (an OutputFile named at once, so the file is readable while
+  // it grows) and writes the file magic. The header chunk must be the first
+  // chunk written.
   static Result<std::unique_ptr<RecordingWriter>> create(const std::string& path,
                                                          const Options& options);
   static Result<std::unique_ptr<RecordingWriter>> create(const std::string& path) {
     return create(path, Options());
   }
+  // The same into a file already created (kNow), e.g. relative to a directory fd.
+  static Result<std::unique_ptr<RecordingWriter>> create(std::unique_ptr<OutputFile> file, const Options& options);
   ~RecordingWriter();
   RecordingWriter(const RecordingWriter&) = delete;
   RecordingWriter& operator=(const RecordingWriter&) = delete;
@@ -84,7 +89,8 @@ class RecordingWriter {
 
   std::string path_;
   Options options_;
-  int fd_ = -1;
+  std::unique_ptr<OutputFile> file_;
+  int fd_ = -1;  // file_'s, while open
   void* cctx_ = nullptr;  // ZSTD_CCtx
   std::vector<char> compressed_;
   std::vector<uint32_t> table_;  // Cap'n Proto segment table of the chunk being written
