@@ -20,6 +20,7 @@
 #include "import/monitor_import.h"
 #include "ingest/family.h"
 #include "ingest/ingest.h"
+#include "nettrail/output_file.h"
 #include "report/report.h"
 #include "views/info.h"
 #include "views/text_views.h"
@@ -222,9 +223,18 @@ std::optional<double> parseSeconds(const std::string& text) {
   return value;
 }
 
-bool fileExists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
+constexpr const char* kGroupReadableHelp =
+    "Create the file with mode 0640 instead of 0600 (its group: a setgid directory's, else yours)";
+
+// How a verb creates its output file (nettrail/output_file.h): 0600, or 0640
+// with --group-readable; `replace` an existing file (a link is replaced, never
+// followed).
+OutputOptions outputOptions(const ParsedArgs& args, bool replace) {
+  OutputOptions options;
+  options.mode = args.has("group-readable") ? kGroupReadableFileMode : kPrivateFileMode;
+  options.replace = replace;
+  options.exists_hint = "use --force to replace it";
+  return options;
 }
 
 // Opens an analysis input: a database from `nettrail ingest` (read-only) or a
@@ -295,15 +305,17 @@ int runIngest(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   if (!args.has("output")) return usageError(cli, "ingest: -o OUT.db is required", verb.name);
   const std::string out_path = args.get("output", "");
   if (out_path.empty()) return usageError(cli, "ingest: -o needs a file name", verb.name);
-  if (fileExists(out_path) && !args.has("force"))
+  // Built under a random temporary name in OUT.db's directory (SQLite opens
+  // files only by name) and renamed into place, so an interrupted ingest never
+  // leaves a database that looks complete.
+  auto file = OutputFile::create(out_path, OutputFile::Naming::kAtomicNamed, outputOptions(args, args.has("force")));
+  if (!file.isOk()) return failure(cli, file.status().context("ingest"));
+  // Refused now rather than after the load; commit() checks again.
+  if (!args.has("force") && (*file)->directory().has((*file)->name()))
     return failure(cli, Status::error("ingest: ", out_path, " exists; use --force to replace it"));
-  // Build under a temporary name so an interrupted ingest never leaves a
-  // database that looks complete.
-  const std::string temp_path = out_path + ".partial-" + std::to_string(getpid());
-  std::remove(temp_path.c_str());
   IngestSummary summary;
   Status status = [&]() -> Status {
-    NT_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::open(temp_path));
+    NT_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::open((*file)->temporaryPath(), false, /*no_follow=*/true));
     IngestOptions options;
     options.progress = args.has("progress") || cli.stderr_is_tty;
     NT_RETURN_IF_ERROR(ingestRecordings(args.positional, *db, options, &summary));
@@ -311,12 +323,8 @@ int runIngest(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
     if (losses > 0) NT_RETURN_IF_ERROR(printLossWarning(*db, cli));
     return Status::ok();
   }();
-  if (status.isOk() && std::rename(temp_path.c_str(), out_path.c_str()) != 0)
-    status = Status::error("ingest: rename ", temp_path, " to ", out_path, ": ", errnoText(errno));
-  if (!status.isOk()) {
-    std::remove(temp_path.c_str());
-    return failure(cli, status);
-  }
+  if (status.isOk()) status = (*file)->commit().context("ingest");
+  if (!status.isOk()) return failure(cli, status);
   char rate[64];
   std::snprintf(rate, sizeof(rate), "%.2f s (%.0f rows/s)", summary.seconds,
                 summary.seconds > 0 ? static_cast<double>(summary.rows) / summary.seconds : 0.0);
@@ -494,7 +502,7 @@ int runReport(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   if (out_path.empty()) return usageError(cli, "report: -o OUT.html is required", verb.name);
   auto db = openInput(args.positional[0], cli);
   if (!db.isOk()) return failure(cli, db.status());
-  Status status = writeHtmlReport(**db, out_path);
+  Status status = writeHtmlReport(**db, out_path, outputOptions(args, /*replace=*/true));
   if (!status.isOk()) return failure(cli, status.context("report"));
   cli.err << "wrote " << escapeForTerminal(out_path) << "\n";
   return kExitOk;
@@ -601,7 +609,7 @@ int runDiff(const Verb& verb, const ParsedArgs& args, CliContext& cli) {
   }
   if (status.isOk()) status = printDiff(**diff, cli.out);
   const std::string out_path = args.get("output", "");
-  if (status.isOk() && !out_path.empty()) status = writeDiffHtml(**diff, out_path);
+  if (status.isOk() && !out_path.empty()) status = writeDiffHtml(**diff, out_path, outputOptions(args, /*replace=*/true));
   if (!status.isOk()) return failure(cli, status.context("diff"));
   if (!out_path.empty()) cli.err << "wrote " << escapeForTerminal(out_path) << "\n";
   return kExitOk;
@@ -642,6 +650,7 @@ const std::vector<Verb>& verbs() {
        "its tables' SQL (SELECT sql FROM sqlite_master).",
        {{"output", 'o', true, "Database to create"},
         {"force", 0, false, "Replace OUT.db if it exists"},
+        {"group-readable", 0, false, kGroupReadableHelp},
         {"progress", 0, false, "Print rows and MB/s every second (default when stderr is a terminal)"}},
        &runIngest},
       {"query", "Run SQL over a database or recording", "nettrail query FILE.db|FILE.ntr 'SQL' [--format table|csv|json]",
@@ -757,7 +766,7 @@ const std::vector<Verb>& verbs() {
        {{"json", 0, false, "Print JSON: {\"inputs\": [one object per FILE]}"}},
        &runTriage},
       {"report", "Write a self-contained HTML report", "nettrail report FILE.ntr|FILE.db -o OUT.html", "",
-       {{"output", 'o', true, "HTML file to write"}},
+       {{"output", 'o', true, "HTML file to write"}, {"group-readable", 0, false, kGroupReadableHelp}},
        &runReport},
       {"import", "Import a monitoring export (ping, pidstat, CSV, Prometheus) next to a recording",
        "nettrail import DB FILE --format ping|pidstat|csv|prometheus [--name NAME] [--clock-offset MS] [--tz TZ] "
@@ -788,7 +797,7 @@ const std::vector<Verb>& verbs() {
        "nettrail diff BEFORE.ntr|BEFORE.db AFTER.ntr|AFTER.db [-o DIFF.html]",
        "Prints each headline figure's change (e.g. drops/s: 120.0 -> 3.5 (-97.1%)), percentiles of per-second "
        "events, and the changes per reason, device, location and stack; -o also writes them as an HTML report.",
-       {{"output", 'o', true, "HTML file to write"}},
+       {{"output", 'o', true, "HTML file to write"}, {"group-readable", 0, false, kGroupReadableHelp}},
        &runDiff},
       {"families", "List the probe families this nettrail reads", "nettrail families", "", {}, &runFamilies},
       {"help", "Show help for nettrail or one verb", "nettrail help [VERB]", "", {}, &runHelp},

@@ -315,7 +315,7 @@ Status printDiff(Db& diff, std::ostream& out) {
   return Status::ok();
 }
 
-Status writeDiffHtml(Db& diff, const std::string& out_path) {
+Status writeDiffHtml(Db& diff, const std::string& out_path, const OutputOptions& output) {
   JsonReportBuilder report;
   std::string before_path, after_path;
   std::vector<std::pair<std::string, std::string>> facts;
@@ -391,7 +391,7 @@ Status writeDiffHtml(Db& diff, const std::string& out_path) {
   }
   std::string html;
   NT_RETURN_IF_ERROR(renderHtmlDocument(report, title, &html));
-  return writeFileAtomically(html, out_path);
+  return writeFileAtomically(out_path, html, output);
 }
 
 }  // namespace nettrail

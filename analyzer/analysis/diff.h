@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/db.h"
+#include "nettrail/output_file.h"
 #include "nettrail/status.h"
 
 namespace nettrail {
@@ -22,7 +23,7 @@ std::string changeStatement(const std::string& name, double before, double after
 // Headline statements and the per-dimension change tables, escaped for a terminal.
 Status printDiff(Db& diff, std::ostream& out);
 
-// The diff as one HTML file (written through a temporary file).
-Status writeDiffHtml(Db& diff, const std::string& out_path);
+// The diff as one HTML file, written as an OutputFile (complete or not at all).
+Status writeDiffHtml(Db& diff, const std::string& out_path, const OutputOptions& output = {});
 
 }  // namespace nettrail

@@ -48,7 +48,7 @@ std::string Statement::columnText(int i) const {
   return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_column_bytes(stmt_, i)));
 }
 
-Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool read_only) {
+Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool read_only, bool no_follow) {
   // Memory statistics take a global mutex on every allocation, a measurable
   // share of ingest time; nettrail does not read them. Must precede the first
   // use of SQLite in the process.
@@ -61,6 +61,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool read_only) {
   db->path_ = path;
   // A connection is used by one thread at a time: no per-connection mutex.
   int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
+  if (no_follow) flags |= SQLITE_OPEN_NOFOLLOW;
   int rc = sqlite3_open_v2(path.c_str(), &db->db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db->db_ ? sqlite3_errmsg(db->db_) : sqlite3_errstr(rc);

@@ -64,7 +64,9 @@ std::string sqlString(const std::string& text);
 class Db {
  public:
   // Opens or creates `path`; ":memory:" for an in-memory database.
-  static Result<std::unique_ptr<Db>> open(const std::string& path, bool read_only = false);
+  // `no_follow`: refuse `path` if it is a symbolic link (SQLITE_OPEN_NOFOLLOW),
+  // for a file the caller has just created (ingest's OutputFile temporary).
+  static Result<std::unique_ptr<Db>> open(const std::string& path, bool read_only = false, bool no_follow = false);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <map>
 #include <memory>
 
@@ -908,31 +907,11 @@ Status renderHtmlDocument(const JsonReportBuilder& report, const std::string& ti
   return fillTemplate(embeddedAsset("reports/report.html"), parts, html);
 }
 
-Status writeHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, const std::string& out_path) {
+Status writeHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, const std::string& out_path,
+                       const OutputOptions& output) {
   std::string html;
   NT_RETURN_IF_ERROR(renderHtmlReport(db, sources, &html));
-  return writeFileAtomically(html, out_path);
-}
-
-Status writeFileAtomically(const std::string& content, const std::string& out_path) {
-  const std::string tmp_path = out_path + ".tmp";
-  {
-    std::ofstream out(tmp_path, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::error("report: create ", tmp_path, ": ", errnoText(errno));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.close();
-    if (!out) {
-      int err = errno;
-      std::remove(tmp_path.c_str());
-      return Status::error("report: write ", tmp_path, ": ", errnoText(err));
-    }
-  }
-  if (std::rename(tmp_path.c_str(), out_path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp_path.c_str());
-    return Status::error("report: rename ", tmp_path, " to ", out_path, ": ", errnoText(err));
-  }
-  return Status::ok();
+  return writeFileAtomically(out_path, html, output);
 }
 
 }  // namespace nettrail

@@ -18,6 +18,7 @@
 #include "core/db.h"
 #include "core/json.h"
 #include "ingest/family.h"
+#include "nettrail/output_file.h"
 #include "nettrail/status.h"
 #include "report/report_builder.h"
 
@@ -110,19 +111,17 @@ Status addFindingsSection(Db& db, FindingScope scope, JsonReportBuilder& report)
 Status renderHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, std::string* html);
 // The HTML page for an already built document (the report, or the diff report).
 Status renderHtmlDocument(const JsonReportBuilder& report, const std::string& title, std::string* html);
-// Writes `content` to `out_path` through a temporary file, so a failed run never
-// leaves a partial file behind.
-Status writeFileAtomically(const std::string& content, const std::string& out_path);
-// Writes it to `out_path` through a temporary file, so a failed run never
-// leaves a partial report behind.
-Status writeHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, const std::string& out_path);
+// Writes it to `out_path` as an OutputFile (nettrail/output_file.h): the name
+// appears with the whole report or not at all, never through a link.
+Status writeHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, const std::string& out_path,
+                       const OutputOptions& output = {});
 
 // The report with the sections of every family of families.def.
 inline Status renderHtmlReport(Db& db, std::string* html) {
   return renderHtmlReport(db, familyReportSources(buildFamilyRegistry()), html);
 }
-inline Status writeHtmlReport(Db& db, const std::string& out_path) {
-  return writeHtmlReport(db, familyReportSources(buildFamilyRegistry()), out_path);
+inline Status writeHtmlReport(Db& db, const std::string& out_path, const OutputOptions& output = {}) {
+  return writeHtmlReport(db, familyReportSources(buildFamilyRegistry()), out_path, output);
 }
 
 }  // namespace nettrail

@@ -378,10 +378,18 @@ TEST(Report, WriteReplacesTheFileAtomically) {
   EXPECT_EQ(content.str().rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(content.str().find("</html>"), std::string::npos);
   EXPECT_FALSE(std::ifstream(path + ".tmp").good());
+  // An existing report is replaced only when asked (tests/unit/output_writers_test.cpp has the links).
+  Status again = writeHtmlReport(*db, {}, path);
+  ASSERT_FALSE(again.isOk());
+  EXPECT_NE(again.message().find("the file exists"), std::string::npos) << again.message();
+  OutputOptions replace;
+  replace.replace = true;
+  EXPECT_TRUE(writeHtmlReport(*db, {}, path, replace).isOk());
   std::remove(path.c_str());
   Status bad = writeHtmlReport(*db, {}, "/nonexistent-dir/report.html");
   ASSERT_FALSE(bad.isOk());
-  EXPECT_NE(bad.message().find("/nonexistent-dir/report.html.tmp"), std::string::npos) << bad.message();
+  EXPECT_NE(bad.message().find("/nonexistent-dir/"), std::string::npos) << bad.message();
+  EXPECT_NE(bad.message().find("ENOENT"), std::string::npos) << bad.message();
 }
 
 // A report with every widget kind over realistic-looking synthetic drops, for
