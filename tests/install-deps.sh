@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-  capnproto libcapnp-dev libzstd-dev zstd libsqlite3-dev sqlite3
+  capnproto libcapnp-dev libzstd-dev zstd libsqlite3-dev sqlite3 nettle-dev
   googletest libgtest-dev libbenchmark-dev
   nftables iptables iproute2 ethtool iputils-ping procps kmod
 )

@@ -1,6 +1,10 @@
 #include "report/report.h"
 
+#include <nettle/base64.h>
+#include <nettle/sha2.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -115,16 +119,80 @@ Status fillTemplate(std::string_view tmpl, const std::map<std::string, std::stri
   return Status::ok();
 }
 
-// Inlined code must not end its element early.
+// Inlined code must not end its element early, and must reach the browser
+// byte for byte: the HTML parser turns CR into LF and NUL into U+FFFD, which
+// would change the text its CSP hash covers.
 Status checkInlinable(std::string_view name, std::string_view text, std::string_view end_tag) {
   std::string lower(text);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   if (lower.find(end_tag) != std::string::npos || lower.find("<!--") != std::string::npos)
     return Status::error("report: asset ", name, " contains ", end_tag, " or <!-- and cannot be inlined");
+  if (text.find('\r') != std::string_view::npos || text.find('\0') != std::string_view::npos)
+    return Status::error("report: asset ", name, " contains a CR or NUL byte and cannot be inlined");
   return Status::ok();
 }
 
+// 'sha256-<base64>': a CSP hash source for an inline element's text.
+std::string cspHashSource(std::string_view text) {
+  sha256_ctx ctx;
+  sha256_init(&ctx);
+  sha256_update(&ctx, text.size(), reinterpret_cast<const uint8_t*>(text.data()));
+  uint8_t digest[SHA256_DIGEST_SIZE];
+  sha256_digest(&ctx, sizeof(digest), digest);
+  char base64[BASE64_ENCODE_RAW_LENGTH(SHA256_DIGEST_SIZE)];
+  base64_encode_raw(base64, sizeof(digest), digest);
+  return "'sha256-" + std::string(base64, sizeof(base64)) + "'";
+}
+
+// Position of `needle` (lower case) in `text` from `from`, ignoring ASCII case.
+size_t findNoCase(std::string_view text, std::string_view needle, size_t from) {
+  for (size_t at = text.find('<', from); at != std::string_view::npos; at = text.find('<', at + 1)) {
+    if (text.size() - at < needle.size()) return std::string_view::npos;
+    size_t i = 0;
+    while (i < needle.size() && std::tolower(static_cast<unsigned char>(text[at + i])) == needle[i]) ++i;
+    if (i == needle.size()) return at;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
+
+// The page's Content-Security-Policy: nothing from the network, no plugins,
+// no base or form targets, images only from data: and blob: (what ECharts
+// renders to), and only the inline scripts and style sheets of `html` by
+// their SHA-256, so markup that escaped the escaping could run nothing. A
+// <script> of another type (the JSON data) is not run and needs no hash;
+// one with src= is refused.
+Result<std::string> contentSecurityPolicy(std::string_view html) {
+  std::string scripts, styles;
+  for (const std::string_view tag : {std::string_view("<script"), std::string_view("<style")}) {
+    const std::string end = "</" + std::string(tag.substr(1));
+    for (size_t at = findNoCase(html, tag, 0); at != std::string_view::npos; at = findNoCase(html, tag, at + 1)) {
+      const size_t after = at + tag.size();
+      if (after >= html.size() || !(html[after] == '>' || std::isspace(static_cast<unsigned char>(html[after]))))
+        continue;  // <scripts..., <styleX...: another name
+      const size_t open_end = html.find('>', after);
+      if (open_end == std::string_view::npos) return Status::error("report: unterminated ", tag, " tag");
+      std::string attributes(html.substr(after, open_end - after));
+      std::transform(attributes.begin(), attributes.end(), attributes.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      if (attributes.find("src=") != std::string::npos)
+        return Status::error("report: a <script src=...> would need the network; everything is inline");
+      const size_t body = open_end + 1;
+      const size_t close = findNoCase(html, end, body);
+      if (close == std::string_view::npos) return Status::error("report: ", tag, " without ", end);
+      const bool data_block = tag == "<script" && attributes.find("type=") != std::string::npos &&
+                              attributes.find("javascript") == std::string::npos &&
+                              attributes.find("module") == std::string::npos;
+      if (!data_block) (tag == "<script" ? scripts : styles) += " " + cspHashSource(html.substr(body, close - body));
+      at = close;
+    }
+  }
+  if (scripts.empty()) scripts = " 'none'";
+  if (styles.empty()) styles = " 'none'";
+  return "default-src 'none'; script-src" + scripts + "; style-src" + styles +
+         "; img-src data: blob:; object-src 'none'; base-uri 'none'; form-action 'none'";
+}
 
 void appendSqlValue(JsonWriter& out, const Statement& stmt, int column) {
   switch (stmt.columnType(column)) {
@@ -902,9 +970,24 @@ Status renderHtmlDocument(const JsonReportBuilder& report, const std::string& ti
   std::string escaped_title = htmlEscape(title);
   std::map<std::string, std::string_view> parts = {
       {"title", escaped_title}, {"css", css}, {"echarts", echarts}, {"data", data}, {"script", script}};
+  // The policy hashes what follows its placeholder, so that part is filled
+  // first; the part before may hold no script or style of its own.
+  const std::string_view tmpl = embeddedAsset("reports/report.html");
+  const size_t at = tmpl.find("{{csp}}");
+  if (at == std::string_view::npos) return Status::error("report template: no {{csp}} placeholder");
+  const std::string_view head = tmpl.substr(0, at + 7);
+  if (findNoCase(head, "<script", 0) != std::string_view::npos || findNoCase(head, "<style", 0) != std::string_view::npos)
+    return Status::error("report template: a script or style before the Content-Security-Policy");
+  std::string rest;
+  rest.reserve(echarts.size() + data.size() + 65536);
+  NT_RETURN_IF_ERROR(fillTemplate(tmpl.substr(at + 7), parts, &rest));
+  NT_ASSIGN_OR_RETURN(std::string policy, contentSecurityPolicy(rest));
+  parts["csp"] = policy;
   html->clear();
-  html->reserve(echarts.size() + data.size() + 65536);
-  return fillTemplate(embeddedAsset("reports/report.html"), parts, html);
+  html->reserve(rest.size() + 4096);
+  NT_RETURN_IF_ERROR(fillTemplate(head, parts, html));
+  html->append(rest);
+  return Status::ok();
 }
 
 Status writeHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, const std::string& out_path,

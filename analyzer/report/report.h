@@ -109,7 +109,11 @@ Status addFindingsSection(Db& db, FindingScope scope, JsonReportBuilder& report)
 
 // Builds the report: findings, core sections, then each source's sections in order.
 Status renderHtmlReport(Db& db, const std::vector<ReportSectionSource>& sources, std::string* html);
-// The HTML page for an already built document (the report, or the diff report).
+// The Content-Security-Policy of a page whose inline scripts and styles are
+// those of `html`: no network, and only those elements, by SHA-256.
+Result<std::string> contentSecurityPolicy(std::string_view html);
+// The HTML page for an already built document (the report, or the diff report),
+// with that policy for its own inline elements.
 Status renderHtmlDocument(const JsonReportBuilder& report, const std::string& title, std::string* html);
 // Writes it to `out_path` as an OutputFile (nettrail/output_file.h): the name
 // appears with the whole report or not at all, never through a link.

@@ -157,6 +157,41 @@ TEST(Report, IsOneFileWithEChartsInlineAndNoNetworkReferences) {
   EXPECT_EQ(countOf(html, "</script"), 3u);
 }
 
+// The policy names each element by its hash: sha256("abc") is the FIPS 180-2
+// example, ba7816bf...15ad, in base64; sha256("x") as Python's hashlib gives it.
+TEST(Report, ContentSecurityPolicyHashesExactlyTheInlineScriptsAndStyles) {
+  auto policy = contentSecurityPolicy(
+      "<style>abc</style><SCRIPT>abc</SCRIPT><script type=\"application/json\" id=d>{\"a\": 1}</script>"
+      "<script type=\"text/javascript\">x</script><scripty>not an element</scripty>");
+  ASSERT_TRUE(policy.isOk()) << policy.status().message();
+  const std::string abc = "'sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0='";
+  EXPECT_EQ(*policy, "default-src 'none'; script-src " + abc + " 'sha256-LXEWQrcmsEQBYnyp+6wy9chTD7GQPMTbAiWHF5IaSIE='"
+                     "; style-src " + abc + "; img-src data: blob:; object-src 'none'; base-uri 'none'; "
+                     "form-action 'none'");
+  EXPECT_FALSE(contentSecurityPolicy("<script src=\"https://example.com/x.js\"></script>").isOk());
+  EXPECT_FALSE(contentSecurityPolicy("<script>never closed").isOk());
+  auto none = contentSecurityPolicy("<p>no scripts</p>");
+  ASSERT_TRUE(none.isOk());
+  EXPECT_NE(none->find("script-src 'none'; style-src 'none'"), std::string::npos) << *none;
+}
+
+TEST(Report, DeclaresAPolicyWithoutUnsafeInlineForItsOwnElements) {
+  auto db = makeDb();
+  fillCore(*db);
+  const std::string html = render(*db, {});
+  const std::string meta = "<meta http-equiv=\"Content-Security-Policy\" content=\"";
+  const size_t at = html.find(meta);
+  ASSERT_NE(at, std::string::npos);
+  const std::string policy = html.substr(at + meta.size(), html.find('"', at + meta.size()) - at - meta.size());
+  EXPECT_LT(at, html.find("<style")) << "the policy must precede every element it governs";
+  EXPECT_EQ(policy.rfind("default-src 'none'; script-src 'sha256-", 0), 0u) << policy;
+  EXPECT_EQ(policy.find("unsafe"), std::string::npos) << policy;
+  EXPECT_EQ(countOf(policy, "'sha256-"), 3u) << policy;  // ECharts, report.js, report.css; not the JSON data
+  auto again = contentSecurityPolicy(html.substr(html.find("<style")));
+  ASSERT_TRUE(again.isOk());
+  EXPECT_EQ(*again, policy);
+}
+
 TEST(Report, HostileNamesAppearOnlyEscaped) {
   auto db = makeDb();
   fillCore(*db, "host<b>&\"x\"\xff");
