@@ -3,8 +3,9 @@
 # Debian's stock kernel, with an initramfs built here: busybox, bash, the
 # kernel's modules (openvswitch, vhost_net, tun, veth, conntrack, ...), Open
 # vSwitch userspace, iproute2 and any --bin the caller passes. The guest writes
-# its results into a virtio-9p share; if scenarios/NAME.check.sh exists it runs
-# on the host against those results. Exits with the scenario's status.
+# its results into a virtio-9p share; scenarios/NAME.check.sh (required unless the
+# scenario is declared check-less, like the benches) then runs on the host
+# against those results. Exits with the scenario's status.
 #
 #   tests/vm/run.sh SCENARIO [--kernel 6.1|6.12] [--keep] [--out DIR]
 #                   [--bin PATH]... [--add SRC:DEST]... [--timeout SECONDS]
@@ -464,8 +465,16 @@ if [[ -z $status ]]; then
 fi
 log "guest scenario '$SCENARIO' exited $status"
 RC=$status
-if [[ $RC -eq 0 && -x $HERE/scenarios/$SCENARIO.check.sh ]]; then
-  if "$HERE/scenarios/$SCENARIO.check.sh" "$OUT"; then RC=0; else RC=1; fi
+# Scenarios that print figures and assert nothing (benches) are declared here; every other
+# scenario must have an executable check, and a missing one is a failure, never a pass.
+CHECKLESS_SCENARIOS=(stages_bench)
+if [[ $RC -eq 0 ]]; then
+  if [[ -x $HERE/scenarios/$SCENARIO.check.sh ]]; then
+    if "$HERE/scenarios/$SCENARIO.check.sh" "$OUT"; then RC=0; else RC=1; fi
+  elif [[ " ${CHECKLESS_SCENARIOS[*]} " != *" $SCENARIO "* ]]; then
+    log "scenario '$SCENARIO' has no executable $SCENARIO.check.sh and is not declared check-less"
+    RC=1
+  fi
 fi
 log "timing: fetch $((T_FETCH - T0))s, initramfs $((T_BUILD - T_FETCH))s, boot+scenario $((T_BOOT - T_BUILD))s, total $((T_BOOT - T0))s"
 {
